@@ -3,7 +3,6 @@
 // file that restores sinon and fails on unhandled rejections.
 module.exports = {
   require: ['tsx/cjs', './test/helpers/root-hooks.ts'],
-  spec: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
   extension: ['ts'],
   timeout: 20000,
   exit: true,

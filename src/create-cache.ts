@@ -1,0 +1,50 @@
+/**
+ * `createCache`: parses the options once, picks the store (Redis when a
+ * client is given, process memory otherwise), and wires the middleware and
+ * the programmatic calls to one engine.
+ */
+import type { RequestListener } from 'node:http';
+import { Engine } from './engine';
+import { createGetOrSet } from './get-or-set';
+import { AppClient } from './internal-request';
+import { createInvalidate } from './invalidate';
+import { checkNamespaceList, parseCacheOptions } from './options';
+import { createRoute } from './route';
+import { MemoryStore } from './stores/memory-store';
+import { RedisStore } from './stores/redis-store';
+import type { Cache, CacheOptions } from './types';
+import { warmup } from './warmup';
+
+/** Creates a cache. Invalid options throw a TypeError naming the option. */
+export function createCache(options?: CacheOptions): Cache {
+  const settings = parseCacheOptions(options);
+  const store = settings.redis ? new RedisStore(settings.redis, settings.prefix) : new MemoryStore(settings.memory);
+  const engine = new Engine(settings, store);
+  const clients = new Map<RequestListener, AppClient>();
+  const appClient = (app: RequestListener): AppClient => {
+    let client = clients.get(app);
+    if (!client) {
+      client = new AppClient(app);
+      clients.set(app, client);
+    }
+    return client;
+  };
+  const context = { engine, appClient };
+
+  return {
+    route: (routeOptions) => createRoute(context, routeOptions),
+    invalidate: (invalidateOptions) => createInvalidate(engine, invalidateOptions),
+    getOrSet: createGetOrSet(engine),
+    async invalidateNamespaces(namespaces) {
+      checkNamespaceList(namespaces, 'namespaces');
+      await engine.clear(namespaces);
+    },
+    warmup: (app, targets, warmupOptions) => warmup(engine, appClient, app as RequestListener, targets, warmupOptions),
+    stats: () => engine.stats.snapshot(),
+    async close() {
+      await engine.close();
+      await Promise.all([...clients.values()].map((client) => client.close()));
+      clients.clear();
+    },
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * The engine under the middleware: every store call goes through it, so
+ * every one is bounded by timeoutMs, skipped while the store is known down
+ * or the circuit is open, counted and logged when it fails, and never
+ * rejects into a request. It also owns what spans requests: in-process
+ * coalescing of fills, cross-process fill locks, background writes, and
+ * clears that failed and are retried until they succeed.
+ */
+import { randomBytes } from 'node:crypto';
+import { CircuitBreaker } from './circuit-breaker';
+import { CacheStoreError } from './errors';
+import { freshUntil, isEnvelope, staleUntil } from './entry-codec';
+import { encodePart } from './keys';
+import type { CacheSettings } from './options';
+import { StatsCounter } from './stats';
+import type { LockKind, Store } from './stores/store';
+
+/** What a lookup found: a fresh or stale entry, a miss, or a reason the store was not used. */
+export interface Lookup {
+  state: 'hit' | 'stale' | 'miss' | 'bypass';
+  /** The entry (hit, stale). */
+  payload: Buffer | null;
+  /** The namespace's generation as seen; a fill writes under it. */
+  generation: Buffer | null;
+  /** Another process holds the fill lock (only when asked). */
+  locked: boolean;
+  /** Why the store was not used (bypass). */
+  reason: string | undefined;
+}
+
+const POLL_INTERVAL_MS = 25;
+const CLEAR_RETRY_FIRST_MS = 100;
+const CLEAR_RETRY_MAX_MS = 5000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+function bypass(reason: string): Lookup {
+  return { state: 'bypass', payload: null, generation: null, locked: false, reason };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** Fresh, stale or expired, by the times in the envelope. */
+export function entryState(payload: Buffer, now: number): 'hit' | 'stale' | 'miss' {
+  if (now < freshUntil(payload)) return 'hit';
+  if (now < staleUntil(payload)) return 'stale';
+  return 'miss';
+}
+
+/** The engine of one cache. */
+export class Engine {
+  readonly stats = new StatsCounter();
+  /** Random per cache: marks the internal refresh requests only this cache may issue. */
+  readonly secret = randomBytes(16).toString('base64url');
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly inflight = new Map<string, Promise<Buffer | null>>();
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+  /** Namespaces whose clear failed: served uncached by this process until a clear succeeds. */
+  private readonly uncleared = new Set<string>();
+  private clearRetry: { timer: NodeJS.Timeout; delayMs: number } | undefined;
+  private readonly backgroundTimeoutMs: number;
+  private lastFailureLog = 0;
+  private failing = false;
+  closed = false;
+
+  constructor(readonly settings: CacheSettings, readonly store: Store) {
+    this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
+    // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
+    this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
+  }
+
+  /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
+  async call<T>(op: () => Promise<T>, timeoutMs = this.settings.timeoutMs): Promise<T> {
+    if (this.closed) throw new CacheStoreError('ECACHE_CLOSED', 'cache is closed');
+    if (!this.store.isReady()) {
+      this.failed(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'));
+      throw new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
+    }
+    if (this.breaker && !this.breaker.allow()) throw new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await new Promise<T>((resolve, reject) => {
+        timer = setTimeout(() => reject(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)), timeoutMs);
+        op().then(resolve, (err: unknown) => reject(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err })));
+      });
+      this.succeeded();
+      return result;
+    } catch (err) {
+      this.failed(err as CacheStoreError);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private succeeded(): void {
+    this.breaker?.success();
+    if (this.failing) {
+      this.failing = false;
+      this.settings.logger.warn({ store: this.store.kind }, 'express-cache-aside: store answers again, caching resumed');
+    }
+  }
+
+  private failed(err: CacheStoreError): void {
+    this.stats.count('errors', undefined);
+    const opened = this.breaker?.failure() ?? false;
+    const now = Date.now();
+    // One warning when trouble starts (and at most one per interval after), not one per request.
+    if (!this.failing || opened || now - this.lastFailureLog > FAILURE_LOG_INTERVAL_MS) {
+      this.failing = true;
+      this.lastFailureLog = now;
+      this.settings.logger.warn({ store: this.store.kind, code: err.code, err: err.message, circuitOpen: this.breaker?.isOpen() ?? false }, 'express-cache-aside: store failed, serving uncached');
+    } else {
+      this.settings.logger.debug({ store: this.store.kind, code: err.code, err: err.message }, 'express-cache-aside: store failed');
+    }
+  }
+
+  /** Looks an entry up; never rejects. */
+  async lookup(namespace: string, key: string, withLock = false): Promise<Lookup> {
+    if (this.closed) return bypass('closed');
+    if (this.uncleared.size > 0 && this.uncleared.has(namespace)) return bypass('pending-clear');
+    let found;
+    try {
+      found = await this.call(() => this.store.lookup(namespace, key, withLock));
+    } catch (err) {
+      return bypass((err as CacheStoreError).code === 'ECACHE_TIMEOUT' ? 'timeout' : (err as CacheStoreError).code === 'ECACHE_CIRCUIT_OPEN' ? 'circuit-open' : 'error');
+    }
+    const payload = found.payload;
+    if (payload !== null && isEnvelope(payload)) {
+      const state = entryState(payload, Date.now());
+      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, reason: undefined };
+    }
+    return { state: 'miss', payload: null, generation: found.generation, locked: found.locked, reason: undefined };
+  }
+
+  /** Writes an entry in the background; resolves whether it was stored, never rejects. */
+  write(namespace: string, key: string, generation: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean> {
+    const pending = this.call(() => this.store.write(namespace, key, generation, payload, ttlMs), this.backgroundTimeoutMs).then(
+      (written) => {
+        if (!written) this.settings.logger.debug({ namespace, key }, 'express-cache-aside: not stored: cleared while filling');
+        return written;
+      },
+      () => false,
+    );
+    this.pendingWrites.add(pending);
+    void pending.finally(() => this.pendingWrites.delete(pending));
+    return pending;
+  }
+
+  /** Resolves once every write started so far has settled. */
+  async idle(): Promise<void> {
+    while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
+  }
+
+  /**
+   * Clears namespaces; resolves true when the store confirmed it. On failure
+   * the namespaces are served uncached by this process and the clear is
+   * retried in the background until it succeeds.
+   */
+  async clear(namespaces: readonly string[]): Promise<boolean> {
+    if (namespaces.length === 0) return true;
+    this.forgetFills(namespaces);
+    try {
+      await this.call(() => this.store.clear(namespaces));
+      for (const namespace of namespaces) this.uncleared.delete(namespace);
+      return true;
+    } catch (err) {
+      if (this.closed) return false;
+      for (const namespace of namespaces) this.uncleared.add(namespace);
+      this.settings.logger.error({ namespaces, code: (err as CacheStoreError).code }, 'express-cache-aside: clear failed; serving these namespaces uncached and retrying');
+      this.scheduleClearRetry(CLEAR_RETRY_FIRST_MS);
+      return false;
+    }
+  }
+
+  /** Namespaces whose clear has not yet reached the store. */
+  unclearedNamespaces(): string[] {
+    return [...this.uncleared];
+  }
+
+  private scheduleClearRetry(delayMs: number): void {
+    if (this.clearRetry || this.closed) return;
+    const timer = setTimeout(() => {
+      this.clearRetry = undefined;
+      const namespaces = [...this.uncleared];
+      if (namespaces.length === 0) return;
+      // Straight to the store: the breaker must not keep a retry from probing.
+      this.store.clear(namespaces).then(
+        () => {
+          for (const namespace of namespaces) this.uncleared.delete(namespace);
+          this.settings.logger.warn({ namespaces }, 'express-cache-aside: retried clear succeeded');
+        },
+        () => this.scheduleClearRetry(Math.min(delayMs * 2, CLEAR_RETRY_MAX_MS)),
+      );
+    }, delayMs);
+    timer.unref();
+    this.clearRetry = { timer, delayMs };
+  }
+
+  /** Takes a lock: a token when taken, null when another holds it, undefined when the store failed. */
+  async lock(namespace: string, key: string, kind: LockKind, ttlMs = this.settings.lockTtlMs): Promise<string | null | undefined> {
+    const token = randomBytes(9).toString('base64url');
+    try {
+      return (await this.call(() => this.store.acquireLock(namespace, key, kind, token, ttlMs))) ? token : null;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Releases a lock in the background. */
+  unlock(namespace: string, key: string, kind: LockKind, token: string): void {
+    this.call(() => this.store.releaseLock(namespace, key, kind, token), this.backgroundTimeoutMs).catch(() => {});
+  }
+
+  /** Keeps a lock for ttlMs more, in the background (a failed refresh holds it through the backoff). */
+  hold(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): void {
+    this.call(() => this.store.holdLock(namespace, key, kind, token, ttlMs), this.backgroundTimeoutMs).catch(() => {});
+  }
+
+  /**
+   * Waits up to lockWaitMs for another process to fill an entry. Resolves the
+   * entry, or null when the wait ended without one (the other process gave
+   * up, the store failed, or time ran out): then the caller fills it itself.
+   */
+  async waitForFill(namespace: string, key: string): Promise<Buffer | null> {
+    this.stats.lockWaits++;
+    const deadline = Date.now() + this.settings.lockWaitMs;
+    while (Date.now() < deadline) {
+      await sleep(Math.min(POLL_INTERVAL_MS, Math.max(1, deadline - Date.now())));
+      const found = await this.lookup(namespace, key, true);
+      if (found.state === 'hit' || found.state === 'stale') return found.payload;
+      if (found.state === 'bypass' || !found.locked) return null;
+    }
+    this.stats.lockTimeouts++;
+    return null;
+  }
+
+  /**
+   * Runs `fill` once per entry in this process: concurrent callers for the
+   * same entry share the first caller's promise.
+   */
+  coalesce(kind: 'response' | 'value', namespace: string, key: string, fill: () => Promise<Buffer | null>): { leader: boolean; result: Promise<Buffer | null> } {
+    const id = `${encodePart(namespace)}:${kind}:${key}`;
+    const running = this.inflight.get(id);
+    if (running) return { leader: false, result: running };
+    const result = fill().finally(() => {
+      if (this.inflight.get(id) === result) this.inflight.delete(id);
+    });
+    this.inflight.set(id, result);
+    return { leader: true, result };
+  }
+
+  /** A fill that began before a clear must not be shared with requests that come after it. */
+  private forgetFills(namespaces: readonly string[]): void {
+    if (this.inflight.size === 0) return;
+    const prefixes = namespaces.map((namespace) => `${encodePart(namespace)}:`);
+    for (const id of this.inflight.keys()) if (prefixes.some((p) => id.startsWith(p))) this.inflight.delete(id);
+  }
+
+  /** The fresh lifetime of a new entry: ttl shortened at random by up to `jitter`, so entries written together expire apart. */
+  freshMs(ttlMs: number): number {
+    return ttlMs * (1 - Math.random() * this.settings.jitter);
+  }
+
+  /** Stops timers; the store's client stays the user's. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.clearRetry) clearTimeout(this.clearRetry.timer);
+    this.clearRetry = undefined;
+    await Promise.allSettled([...this.pendingWrites]);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * `cache.invalidate`: the middleware for mutating routes. When the handler
+ * answers 2xx, the namespaces are cleared before the first byte of the
+ * response leaves (write/end are held until the clear finishes, at most
+ * timeoutMs), so a client that has the mutation's answer never reads stale
+ * data. A failed mutation clears nothing; a clear the store could not take
+ * is retried in the background by the engine.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Engine } from './engine';
+import { checkNamespaceList, parseInvalidateOptions } from './options';
+import type { InvalidateOptions } from './types';
+
+/** Builds the invalidate middleware; options are validated here, at mount time. */
+export function createInvalidate(engine: Engine, options: InvalidateOptions): RequestHandler {
+  const settings = parseInvalidateOptions(options);
+  const logger = engine.settings.logger;
+
+  const namespacesFor = async (req: Request): Promise<string[]> => {
+    const value = settings.namespaces;
+    const namespaces = typeof value === 'function' ? await value(req) : value;
+    checkNamespaceList(namespaces, 'namespaces');
+    return namespaces;
+  };
+
+  return function expressCacheAsideInvalidate(req: Request, res: Response, next: NextFunction): void {
+    const originalWrite = res.write;
+    const originalEnd = res.end;
+    const originalFlushHeaders = res.flushHeaders;
+    let state: 'waiting' | 'clearing' | 'done' = 'waiting';
+    const held: Array<() => void> = [];
+
+    const restore = (): void => {
+      res.write = originalWrite;
+      res.end = originalEnd;
+      res.flushHeaders = originalFlushHeaders;
+    };
+
+    /** True while calls must be held back until the clear is over. */
+    const holding = (): boolean => {
+      if (state === 'done') return false;
+      if (state === 'clearing') return true;
+      if (res.statusCode < 200 || res.statusCode > 299) {
+        state = 'done';
+        restore();
+        return false;
+      }
+      state = 'clearing';
+      namespacesFor(req)
+        .then((namespaces) => engine.clear(namespaces).then((cleared) => {
+          logger.debug({ namespaces, cleared }, 'express-cache-aside: invalidated');
+        }))
+        .catch((err: unknown) => {
+          engine.stats.count('errors', undefined);
+          logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');
+        })
+        .finally(() => {
+          state = 'done';
+          restore();
+          for (const call of held.splice(0, held.length)) call();
+        });
+      return true;
+    };
+
+    res.write = function write(this: Response, ...args: unknown[]): boolean {
+      if (holding()) {
+        held.push(() => (originalWrite as (...a: unknown[]) => boolean).apply(res, args));
+        return true;
+      }
+      return (originalWrite as (...a: unknown[]) => boolean).apply(this, args);
+    } as Response['write'];
+
+    res.end = function end(this: Response, ...args: unknown[]): Response {
+      if (holding()) {
+        held.push(() => (originalEnd as (...a: unknown[]) => Response).apply(res, args));
+        return this;
+      }
+      return (originalEnd as (...a: unknown[]) => Response).apply(this, args);
+    } as Response['end'];
+
+    res.flushHeaders = function flushHeaders(this: Response): void {
+      if (holding()) {
+        held.push(() => originalFlushHeaders.apply(res));
+        return;
+      }
+      originalFlushHeaders.apply(this);
+    };
+
+    next();
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Captures what a handler sends: status and headers at the moment they are
+ * written, and every body byte given to res.write/res.end (so res.send,
+ * res.json, piped streams and binary bodies all work). The response itself
+ * goes out untouched and undelayed; the capture only watches.
+ */
+import type { ServerResponse } from 'node:http';
+
+/** Headers never stored: hop-by-hop, per-response, or recomputed on replay. */
+const NOT_STORED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'age', 'content-length', 'proxy-connection', 'upgrade', 'trailer']);
+
+/** What the handler sent, once the response has ended. */
+export interface CapturedResponse {
+  /** True when the response finished (not aborted, not destroyed by an error). */
+  complete: boolean;
+  status: number;
+  /** Flat [name, value, ...] of the stored headers. */
+  headers: string[];
+  /** Lower-cased header values that decide storability. */
+  setCookie: boolean;
+  cacheControl: string | undefined;
+  vary: string | undefined;
+  body: Buffer[];
+  bodyLength: number;
+  /** Body over maxBodyBytes: not kept. */
+  tooLarge: boolean;
+}
+
+type Chunk = string | Buffer | Uint8Array;
+
+function toBuffer(chunk: Chunk, encoding: unknown): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  // Copied: a handler may reuse its buffer after write() returns.
+  return Buffer.from(chunk);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * Installs the capture on a response and resolves when it has ended.
+ * `inherited` holds the headers already set when the cache middleware ran:
+ * earlier middleware sets them again on every request, hits included, so
+ * they are not stored (a CORS or request-id header of one client is never
+ * replayed to another) unless the handler changed them.
+ */
+export function captureResponse(res: ServerResponse, maxBodyBytes: number, inherited: Record<string, unknown>, ownHeader: string | false): Promise<CapturedResponse> {
+  const captured: CapturedResponse = {
+    complete: false, status: 0, headers: [], setCookie: false, cacheControl: undefined, vary: undefined, body: [], bodyLength: 0, tooLarge: false,
+  };
+  const ownHeaderLower = ownHeader ? ownHeader.toLowerCase() : undefined;
+  let snapshotTaken = false;
+
+  const snapshot = (statusCode: number): void => {
+    if (snapshotTaken) return;
+    snapshotTaken = true;
+    captured.status = statusCode;
+    for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
+      const lower = name.toLowerCase();
+      const value = res.getHeader(lower);
+      if (value === undefined) continue;
+      if (lower === 'set-cookie') captured.setCookie = true;
+      else if (lower === 'cache-control') captured.cacheControl = String(value).toLowerCase();
+      else if (lower === 'vary') captured.vary = String(value).toLowerCase();
+      else if (lower === 'content-length' && Number(value) > maxBodyBytes) captured.tooLarge = true;
+      if (NOT_STORED.has(lower) || lower === ownHeaderLower || sameValue(value, inherited[lower])) continue;
+      if (Array.isArray(value)) for (const v of value) captured.headers.push(name, v);
+      else captured.headers.push(name, String(value));
+    }
+  };
+
+  const add = (chunk: Chunk | undefined, encoding: unknown): void => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || captured.tooLarge) return;
+    const buf = toBuffer(chunk, encoding);
+    if (captured.bodyLength + buf.length > maxBodyBytes) {
+      captured.tooLarge = true;
+      captured.body = [];
+      return;
+    }
+    captured.body.push(buf);
+    captured.bodyLength += buf.length;
+  };
+
+  const originalWriteHead = res.writeHead;
+  const originalWrite = res.write;
+  const originalEnd = res.end;
+
+  res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]) {
+    // Headers passed to writeHead are moved onto the response first, so the snapshot sees them as Node will send them.
+    const reason = typeof rest[0] === 'string' ? rest[0] : undefined;
+    const headers = reason === undefined ? rest[0] : rest[1];
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) this.removeHeader(String(headers[i]));
+      for (let i = 0; i + 1 < headers.length; i += 2) this.appendHeader(String(headers[i]), headers[i + 1] as string);
+    } else if (headers && typeof headers === 'object') {
+      for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string);
+    }
+    snapshot(statusCode);
+    return (originalWriteHead as (...args: unknown[]) => ServerResponse).apply(this, reason === undefined ? [statusCode] : [statusCode, reason]);
+  } as ServerResponse['writeHead'];
+
+  res.write = function write(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {
+    if (!this.headersSent) snapshot(this.statusCode);
+    add(chunk, rest[0]);
+    return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+
+  res.end = function end(this: ServerResponse, chunk?: Chunk | (() => void), ...rest: unknown[]) {
+    if (!this.headersSent) snapshot(this.statusCode);
+    if (typeof chunk !== 'function') add(chunk, rest[0]);
+    return (originalEnd as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
+
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      res.removeListener('finish', settle);
+      res.removeListener('close', settle);
+      captured.complete = res.writableFinished && snapshotTaken;
+      resolve(captured);
+    };
+    res.once('finish', settle);
+    res.once('close', settle);
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * Whether a captured response may be stored and shared, Varnish's built-in
+ * rules adapted to Express: never a response that sets a cookie, is marked
+ * private or no-store, varies on a request header the key does not hold,
+ * echoes a risky request header, or did not finish.
+ */
+import type { Request } from 'express';
+import type { CapturedResponse } from './response-capture';
+import type { RouteSettings } from './options';
+import { REFLECTION_CHECKED } from './request-key';
+
+const SHORTEST_REFLECTED_VALUE = 6;
+
+function reflects(captured: CapturedResponse, value: string): boolean {
+  for (let i = 1; i < captured.headers.length; i += 2) if (captured.headers[i]!.includes(value)) return true;
+  for (const chunk of captured.body) if (chunk.includes(value)) return true;
+  // A value split across two chunks is missed by the loop above; check the joins.
+  return captured.body.length > 1 && Buffer.concat(captured.body).includes(value);
+}
+
+/** Why the response is not stored ('set-cookie', '404', ...), or undefined when it is stored. */
+export function whyNotStored(req: Request, captured: CapturedResponse, settings: RouteSettings): string | undefined {
+  if (!captured.complete) return 'incomplete';
+  if (req.method !== 'GET') return 'head';
+  if (!settings.statuses.has(captured.status)) return String(captured.status);
+  if (captured.setCookie) return 'set-cookie';
+  if (captured.tooLarge) return 'too-large';
+  const cc = captured.cacheControl;
+  if (cc !== undefined && /(?:^|[\s,])(?:no-store|private|no-cache)(?:$|[\s,=])/.test(cc)) return 'cache-control';
+  if (captured.vary !== undefined) {
+    for (const raw of captured.vary.split(',')) {
+      const name = raw.trim();
+      if (name === '') continue;
+      if (name === '*') return 'vary';
+      if (!settings.vary.includes(name)) return `vary:${name}`;
+    }
+  }
+  for (const name of REFLECTION_CHECKED) {
+    const value = req.headers[name];
+    if (typeof value !== 'string' || value.length < SHORTEST_REFLECTED_VALUE || settings.vary.includes(name)) continue;
+    if (reflects(captured, value)) return `reflects:${name}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,156 @@
+/**
+ * The Redis store, over an ioredis `Redis` or `Cluster` client the user
+ * gives. Every key of a namespace carries the namespace as its Cluster hash
+ * tag, so a lookup is one MGET and a write one Lua script in one slot.
+ * Never KEYS, never SCAN: a clear is one SET of a new generation.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { encodeKey, namespaceKeys, type NamespaceKeys } from '../keys';
+import { LRUCache } from 'lru-cache';
+import { GENERATION_LENGTH, newGeneration, type LockKind, type Store, type StoreLookup } from './store';
+
+/** A generation outlives every entry written under it; after a clear it is kept this long even with no writes. */
+export const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
+
+// Writes the entry only if the generation is still the one the lookup saw
+// (ARGV[1], '' for none); when there was none, ARGV[2] becomes the generation.
+// The entry value already starts with that generation. The generation key is
+// kept at least as long as the entry.
+const WRITE_SCRIPT = `
+local g = redis.call('GET', KEYS[1])
+if g then
+  if g ~= ARGV[1] then return 0 end
+else
+  if ARGV[1] ~= '' then return 0 end
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5])
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return 1
+`;
+
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+const HOLD_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+interface ScriptedClient {
+  expressCacheAsideWrite(generationKey: string, entryKey: string, seen: Buffer | string, created: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number): Promise<number>;
+  expressCacheAsideRelease(lockKey: string, token: string): Promise<number>;
+  expressCacheAsideHold(lockKey: string, token: string, ttlMs: number): Promise<number>;
+}
+
+function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
+  const c = client as unknown as Redis & Partial<ScriptedClient>;
+  // Several caches may share one client; the scripts are the same, define them once.
+  if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 2, lua: WRITE_SCRIPT });
+  if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+  if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
+  return c as Redis & ScriptedClient;
+}
+
+/** A Store on Redis through ioredis. */
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  private readonly client: Redis & ScriptedClient;
+  // Namespace key names are computed once per namespace, not per request.
+  private readonly keysByNamespace = new LRUCache<string, NamespaceKeys>({ max: 10_000 });
+
+  // Until the client has been ready once, commands may wait in ioredis' queue (bounded by the
+  // engine's timeout); after that, a client that is not ready is reconnecting and is skipped.
+  private everReady: boolean;
+
+  constructor(client: Redis | Cluster, private readonly prefix: string) {
+    this.client = defineScripts(client);
+    this.everReady = client.status === 'ready';
+    if (!this.everReady) client.once('ready', () => { this.everReady = true; });
+  }
+
+  isReady(): boolean {
+    const status = this.client.status;
+    // 'wait' is a lazyConnect client that connects on its first command.
+    return status === 'ready' || status === 'wait' || (!this.everReady && (status === 'connecting' || status === 'connect'));
+  }
+
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return true;
+    if (this.client.status === 'end') return false;
+    return new Promise<boolean>((resolve) => {
+      const done = (ready: boolean): void => {
+        clearTimeout(timer);
+        this.client.removeListener('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.client.once('ready', onReady);
+    });
+  }
+
+  private keys(namespace: string): NamespaceKeys {
+    let keys = this.keysByNamespace.get(namespace);
+    if (!keys) {
+      keys = namespaceKeys(this.prefix, namespace);
+      this.keysByNamespace.set(namespace, keys);
+    }
+    return keys;
+  }
+
+  private lockKey(namespace: string, key: string, kind: LockKind): string {
+    const keys = this.keys(namespace);
+    return (kind === 'fill' ? keys.lockPrefix : keys.refreshPrefix) + encodeKey(key);
+  }
+
+  async lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup> {
+    const keys = this.keys(namespace);
+    const encoded = encodeKey(key);
+    const replies = withLock
+      ? await this.client.mgetBuffer(keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded)
+      : await this.client.mgetBuffer(keys.generation, keys.entryPrefix + encoded);
+    const generation = replies[0] ?? null;
+    const value = replies[1] ?? null;
+    let payload: Buffer | null = null;
+    if (generation && value && value.length > GENERATION_LENGTH && value.compare(generation, 0, GENERATION_LENGTH, 0, GENERATION_LENGTH) === 0) {
+      payload = value.subarray(GENERATION_LENGTH);
+    }
+    return { generation, payload, locked: withLock && replies[2] != null };
+  }
+
+  async write(namespace: string, key: string, seenGeneration: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean> {
+    const keys = this.keys(namespace);
+    const generation = seenGeneration ?? newGeneration();
+    const value = Buffer.concat([generation, payload]);
+    const entryTtl = Math.max(1, Math.ceil(ttlMs));
+    const written = await this.client.expressCacheAsideWrite(
+      keys.generation, keys.entryPrefix + encodeKey(key),
+      seenGeneration ?? '', generation, value, entryTtl, Math.max(entryTtl, GENERATION_TTL_MS),
+    );
+    return written === 1;
+  }
+
+  async clear(namespaces: readonly string[]): Promise<void> {
+    // One SET per namespace: namespaces live in different slots, so no MSET across them on a Cluster.
+    await Promise.all(namespaces.map((namespace) => this.client.set(this.keys(namespace).generation, newGeneration(), 'PX', GENERATION_TTL_MS)));
+  }
+
+  async acquireLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.set(this.lockKey(namespace, key, kind), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async releaseLock(namespace: string, key: string, kind: LockKind, token: string): Promise<void> {
+    await this.client.expressCacheAsideRelease(this.lockKey(namespace, key, kind), token);
+  }
+
+  async holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void> {
+    await this.client.expressCacheAsideHold(this.lockKey(namespace, key, kind), token, Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to the user: never quit it.
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The contract every store implements. A store sees namespaces, keys and
+ * bytes only: it knows nothing of HTTP or of how values are serialized. It
+ * owns generations: a clear replaces a namespace's generation with a new
+ * random token, and an entry is visible only while the generation it was
+ * written under is current.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Length in bytes of a generation token. */
+export const GENERATION_LENGTH = 16;
+
+/** A new generation token: random, so a lost or evicted generation never comes back with an old value. */
+export function newGeneration(): Buffer {
+  return Buffer.from(randomBytes(12).toString('base64url'), 'latin1');
+}
+
+/** What one lookup found. */
+export interface StoreLookup {
+  /** The namespace's current generation, or null when it has none (never written, cleared by eviction). */
+  generation: Buffer | null;
+  /** The entry's payload if it exists under the current generation. */
+  payload: Buffer | null;
+  /** Whether a fill lock is held for the entry (only when asked for). */
+  locked: boolean;
+}
+
+/** Which lock: the fill of a missing entry, or the refresh of a stale one. */
+export type LockKind = 'fill' | 'refresh';
+
+/** A cache store. Every method may reject; callers bound them with a timeout. */
+export interface Store {
+  /** 'redis' or 'memory', for logs. */
+  readonly kind: string;
+  /** False when the store is known to be unreachable, so callers skip it without queueing a command. */
+  isReady(): boolean;
+  /** Resolves true once the store can answer (false after timeoutMs): warmup waits for it at startup. */
+  whenReady(timeoutMs: number): Promise<boolean>;
+  /** Reads the generation and the entry in one round trip, and the fill lock too when withLock. */
+  lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup>;
+  /**
+   * Writes the entry if the namespace's generation is still `seenGeneration`
+   * (null: still none, and then a new one is created). Resolves false when a
+   * clear came in between and nothing was written.
+   */
+  write(namespace: string, key: string, seenGeneration: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean>;
+  /** Replaces each namespace's generation: every entry in it becomes unreachable at once. */
+  clear(namespaces: readonly string[]): Promise<void>;
+  /** Takes a lock if free. */
+  acquireLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases a lock if this token still holds it. */
+  releaseLock(namespace: string, key: string, kind: LockKind, token: string): Promise<void>;
+  /** Keeps a lock this token holds for ttlMs more (a failed refresh holds it for the backoff). */
+  holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void>;
+  /** Releases what the store started itself (never a client it was given). */
+  close(): Promise<void>;
+}

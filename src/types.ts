@@ -1,0 +1,148 @@
+/**
+ * Public types of express-cache-aside: the options a user passes and the
+ * shapes the cache returns. Nothing here has behaviour.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Cluster, Redis } from 'ioredis';
+import type { Request, RequestHandler } from 'express';
+
+/** Seconds as a number, or a duration string: '500ms', '30s', '10m', '1h', '1d'. */
+export type Duration = number | string;
+
+/** Anything with pino's four levels. */
+export interface Logger {
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+/** Options of `createCache`. */
+export interface CacheOptions {
+  /** The store: an ioredis `Redis` or `Cluster`. Without it entries live in process memory. */
+  redis?: Redis | Cluster;
+  /** Every key starts with it; caches with different prefixes never see each other's entries. @default 'cache' */
+  prefix?: string;
+  /** Default time to live. @default 60 */
+  ttl?: Duration;
+  /** Longest a request waits on the store before it is served uncached. @default 100 */
+  timeoutMs?: number;
+  /** Response header naming what the cache did, or false for none. @default 'X-Cache' */
+  header?: string | false;
+  /** Where decisions and store trouble are logged. @default warnings and errors to the console */
+  logger?: Logger;
+  /** How long a miss waits for another process that holds the fill lock. @default 500 */
+  lockWaitMs?: number;
+  /** Longest a fill or refresh lock is held. @default 5000 */
+  lockTtlMs?: number;
+  /** After a failed refresh (stale-if-error), how long before the origin is tried again for that entry. @default 5000 */
+  refreshBackoffMs?: number;
+  /** Fraction of ttl by which fresh lifetimes are shortened at random, so entries written together expire apart. @default 0.1 */
+  jitter?: number;
+  /** Stop trying the store for a while after consecutive failures, or false to always try. @default { failures: 5, cooldownMs: 1000 } */
+  breaker?: { failures?: number; cooldownMs?: number } | false;
+  /** Bound on entries of the in-memory store (used when no `redis` is given). @default { maxEntries: 10000, maxBytes: 64 MiB } */
+  memory?: { maxEntries?: number; maxBytes?: number };
+}
+
+/** A value, or a function of the request that gives it. */
+export type FromRequest<T> = T | ((req: Request) => T);
+
+/** Options of `cache.route`. */
+export interface RouteOptions {
+  /** Group of entries invalidated together. */
+  namespace: FromRequest<string>;
+  /** Identity of the entry inside its namespace. @default path plus the query string with its parameters sorted */
+  key?: FromRequest<string>;
+  /** @default the cache's ttl */
+  ttl?: Duration;
+  /** After ttl, how long a stale copy may still be served while one request refreshes it, or while the handler fails. @default 0 */
+  staleTtl?: Duration;
+  /** Statuses that are stored. @default [200] */
+  statuses?: number[];
+  /** Larger responses are passed through and not stored. @default 1048576 */
+  maxBodyBytes?: number;
+  /** Query parameters that form the default key; others are ignored. @default all, sorted */
+  query?: string[];
+  /** Request headers whose values are folded (hashed) into the key. Naming `authorization` or `cookie` makes such requests cacheable per credential. @default [] */
+  vary?: string[];
+  /** Serve and store requests that carry Authorization as one shared entry. Only for responses that are the same for every user. @default false */
+  shared?: boolean;
+}
+
+/** Options of `cache.invalidate`. */
+export interface InvalidateOptions {
+  /** What to clear when the handler succeeds (2xx). A function is called after the handler, before the response is sent. */
+  namespaces: string[] | ((req: Request) => string[] | Promise<string[]>);
+}
+
+/** Options of `cache.getOrSet`. */
+export interface GetOrSetOptions {
+  ttl?: Duration;
+  staleTtl?: Duration;
+}
+
+/** A warmup target: a path, a path with request headers, or an async function (data warmup). */
+export type WarmupTarget = string | { path: string; headers?: IncomingHttpHeaders } | (() => unknown);
+
+/** Options of `cache.warmup`. */
+export interface WarmupOptions {
+  /** Targets warmed at once. @default 4 */
+  concurrency?: number;
+}
+
+/** What one warmup target did. */
+export interface WarmupResult {
+  target: string;
+  ok: boolean;
+  status?: number;
+  ms: number;
+  error?: string;
+  /** The cache header the warmup request saw (MISS, HIT, BYPASS, ...). */
+  cache?: string;
+}
+
+/** What `cache.warmup` did. */
+export interface WarmupReport {
+  ok: number;
+  failed: number;
+  results: WarmupResult[];
+}
+
+/** Counters of one namespace. */
+export interface NamespaceStats {
+  hits: number;
+  misses: number;
+  stale: number;
+  bypasses: number;
+  errors: number;
+}
+
+/** Counters of the whole cache, and per namespace. */
+export interface CacheStats extends NamespaceStats {
+  /** Background refreshes of stale entries that ran. */
+  refreshes: number;
+  /** Misses that waited for another process's fill. */
+  lockWaits: number;
+  /** Of those, waits that ended without the entry. */
+  lockTimeouts: number;
+  namespaces: Record<string, NamespaceStats>;
+}
+
+/** The cache `createCache` returns. */
+export interface Cache {
+  /** Middleware for GET routes. */
+  route(options: RouteOptions): RequestHandler;
+  /** Middleware for PUT, PATCH, POST, DELETE routes. */
+  invalidate(options: InvalidateOptions): RequestHandler;
+  /** Cache-aside for data. */
+  getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T>;
+  /** Clears namespaces: what the invalidate middleware does. */
+  invalidateNamespaces(namespaces: string[]): Promise<void>;
+  /** Requests each target through the app itself, so entries land under the keys real requests use. */
+  warmup(app: (req: any, res: any) => void, targets: WarmupTarget[], options?: WarmupOptions): Promise<WarmupReport>;
+  /** Counters, totals and per namespace. */
+  stats(): CacheStats;
+  /** Stops timers and subscriptions; does not quit a client it was given. */
+  close(): Promise<void>;
+}

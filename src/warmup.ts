@@ -1,0 +1,86 @@
+/**
+ * `cache.warmup`: requests each target path through the app itself (over
+ * the private socket of internal-request.ts, so no port is opened), a few at
+ * a time, and reports each one. A target's failure is reported, never
+ * thrown; the report is returned once the entries have been written.
+ */
+import type { RequestListener } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Engine } from './engine';
+import type { AppClient } from './internal-request';
+import type { WarmupOptions, WarmupReport, WarmupResult, WarmupTarget } from './types';
+
+/** How long one warmup request may take before it is reported as failed. */
+export const WARMUP_REQUEST_TIMEOUT_MS = 30_000;
+/** How long warmup waits for the store's connection before it starts. */
+export const STORE_READY_TIMEOUT_MS = 5_000;
+
+function describe(target: WarmupTarget): string {
+  if (typeof target === 'string') return target;
+  if (typeof target === 'function') return target.name ? `${target.name}()` : 'function';
+  return target.path;
+}
+
+function checkTargets(targets: unknown): asserts targets is WarmupTarget[] {
+  if (!Array.isArray(targets)) throw new TypeError('express-cache-aside: warmup targets must be an array');
+  targets.forEach((t, i) => {
+    const ok = (typeof t === 'string' && t.startsWith('/')) || typeof t === 'function'
+      || (typeof t === 'object' && t !== null && typeof (t as { path?: unknown }).path === 'string' && (t as { path: string }).path.startsWith('/'));
+    if (!ok) throw new TypeError(`express-cache-aside: warmup target ${i} must be a path starting with '/', { path, headers }, or an async function`);
+  });
+}
+
+/** Warms targets through an app; see the Cache interface. */
+export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], options: WarmupOptions = {}): Promise<WarmupReport> {
+  if (typeof app !== 'function') throw new TypeError('express-cache-aside: warmup needs the express app (a request handler function)');
+  checkTargets(targets);
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('express-cache-aside: option "concurrency" must be a positive integer');
+  const logger = engine.settings.logger;
+  // Warmup usually runs right after the client was created: give the connection a moment first.
+  if (!(await engine.store.whenReady(STORE_READY_TIMEOUT_MS))) {
+    logger.warn({ store: engine.store.kind }, 'express-cache-aside: store not ready; warming anyway (entries may not be stored)');
+  }
+  const header = engine.settings.header ? engine.settings.header.toLowerCase() : undefined;
+
+  const warmOne = async (target: WarmupTarget): Promise<WarmupResult> => {
+    const name = describe(target);
+    const started = performance.now();
+    const elapsed = (): number => Math.round((performance.now() - started) * 10) / 10;
+    try {
+      if (typeof target === 'function') {
+        await target();
+        return { target: name, ok: true, ms: elapsed() };
+      }
+      const path = typeof target === 'string' ? target : target.path;
+      const headers = typeof target === 'string' ? {} : target.headers ?? {};
+      const res = await client(app).request(path, headers, WARMUP_REQUEST_TIMEOUT_MS);
+      const ok = res.status >= 200 && res.status < 300;
+      const cache = header ? res.headers[header] : undefined;
+      return {
+        target: name, ok, status: res.status, ms: elapsed(),
+        ...(typeof cache === 'string' ? { cache } : {}),
+        ...(ok ? {} : { error: `status ${res.status}` }),
+      };
+    } catch (err) {
+      return { target: name, ok: false, ms: elapsed(), error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+
+  const results: WarmupResult[] = new Array(targets.length);
+  let nextIndex = 0;
+  const worker = async (): Promise<void> => {
+    while (nextIndex < targets.length) {
+      const index = nextIndex++;
+      const result = await warmOne(targets[index]!);
+      results[index] = result;
+      logger.info(result, `express-cache-aside: warmup ${result.ok ? 'ok' : 'failed'} ${result.target}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
+  await engine.idle();
+  const ok = results.filter((r) => r.ok).length;
+  const report = { ok, failed: results.length - ok, results };
+  logger.info({ ok: report.ok, failed: report.failed }, 'express-cache-aside: warmup done');
+  return report;
+}
