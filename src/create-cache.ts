@@ -7,6 +7,7 @@ import type { RequestListener } from 'node:http';
 import { Engine } from './engine';
 import { createGetOrSet } from './get-or-set';
 import { AppClient } from './internal-request';
+import { L1Tier } from './l1-tier';
 import { createInvalidate } from './invalidate';
 import { checkNamespaceList, parseCacheOptions } from './options';
 import { createRoute } from './route';
@@ -19,7 +20,8 @@ import { warmup } from './warmup';
 export function createCache(options?: CacheOptions): Cache {
   const settings = parseCacheOptions(options);
   const store = settings.redis ? new RedisStore(settings.redis, settings.prefix) : new MemoryStore(settings.memory);
-  const engine = new Engine(settings, store);
+  const l1 = settings.l1 ? new L1Tier(settings.l1, settings.prefix, settings.redis, settings.logger) : undefined;
+  const engine = new Engine(settings, store, l1);
   const clients = new Map<RequestListener, AppClient>();
   const appClient = (app: RequestListener): AppClient => {
     let client = clients.get(app);

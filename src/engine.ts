@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { CircuitBreaker } from './circuit-breaker';
 import { CacheStoreError } from './errors';
 import { freshUntil, isEnvelope, staleUntil } from './entry-codec';
+import type { L1Tier } from './l1-tier';
 import { encodePart } from './keys';
 import type { CacheSettings } from './options';
 import { StatsCounter } from './stats';
@@ -26,6 +27,15 @@ export interface Lookup {
   locked: boolean;
   /** Why the store was not used (bypass). */
   reason: string | undefined;
+  /** The in-process tier's sequence number taken before the lookup (0 without the tier). */
+  seq: number;
+}
+
+/** Where a fill writes: the generation it saw, the tier sequence of its lookup, and the fill lock if it took one. */
+export interface FillTarget {
+  generation: Buffer;
+  seq: number;
+  token: string | null;
 }
 
 const POLL_INTERVAL_MS = 25;
@@ -34,7 +44,7 @@ const CLEAR_RETRY_MAX_MS = 5000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 function bypass(reason: string): Lookup {
-  return { state: 'bypass', payload: null, generation: null, locked: false, reason };
+  return { state: 'bypass', payload: null, generation: null, locked: false, reason, seq: 0 };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -62,7 +72,7 @@ export class Engine {
   private failing = false;
   closed = false;
 
-  constructor(readonly settings: CacheSettings, readonly store: Store) {
+  constructor(readonly settings: CacheSettings, readonly store: Store, private readonly l1?: L1Tier) {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
     // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
     this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
@@ -114,10 +124,19 @@ export class Engine {
     }
   }
 
-  /** Looks an entry up; never rejects. */
+  /** Looks an entry up (in the in-process tier first, unless withLock: a fill needs the store's view); never rejects. */
   async lookup(namespace: string, key: string, withLock = false): Promise<Lookup> {
     if (this.closed) return bypass('closed');
     if (this.uncleared.size > 0 && this.uncleared.has(namespace)) return bypass('pending-clear');
+    const l1 = this.l1;
+    let seq = 0;
+    if (l1 !== undefined && l1.usable) {
+      if (!withLock) {
+        const payload = l1.get(namespace, key, Date.now());
+        if (payload !== undefined) return { state: 'hit', payload, generation: null, locked: false, reason: undefined, seq: 0 };
+      }
+      seq = l1.seq();
+    }
     let found;
     try {
       found = await this.call(() => this.store.lookup(namespace, key, withLock));
@@ -126,14 +145,33 @@ export class Engine {
     }
     const payload = found.payload;
     if (payload !== null && isEnvelope(payload)) {
-      const state = entryState(payload, Date.now());
-      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, reason: undefined };
+      const now = Date.now();
+      const state = entryState(payload, now);
+      if (state === 'hit' && seq !== 0) l1!.set(namespace, key, payload, seq, freshUntil(payload), now);
+      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, reason: undefined, seq };
     }
-    return { state: 'miss', payload: null, generation: found.generation, locked: found.locked, reason: undefined };
+    return { state: 'miss', payload: null, generation: found.generation, locked: found.locked, reason: undefined, seq };
   }
 
-  /** Writes an entry in the background; resolves whether it was stored, never rejects. */
-  write(namespace: string, key: string, generation: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean> {
+  /**
+   * Gets a fill ready: the generation to write under and, withLock, the
+   * cross-process fill lock (token null: another process holds it).
+   * Resolves undefined when the store failed: then nothing is written.
+   */
+  async prepareFill(namespace: string, key: string, withLock: boolean, seq: number): Promise<FillTarget | undefined> {
+    const token = withLock ? randomBytes(9).toString('base64url') : undefined;
+    try {
+      const { generation, locked } = await this.call(() => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs));
+      return { generation, seq, token: locked ? token! : null };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes an entry in the background under the generation its fill saw; resolves whether it was stored, never rejects. */
+  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number): Promise<boolean> {
+    if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
+    const generation = fill.generation;
     const pending = this.call(() => this.store.write(namespace, key, generation, payload, ttlMs), this.backgroundTimeoutMs).then(
       (written) => {
         if (!written) this.settings.logger.debug({ namespace, key }, 'express-cache-aside: not stored: cleared while filling');
@@ -159,8 +197,9 @@ export class Engine {
   async clear(namespaces: readonly string[]): Promise<boolean> {
     if (namespaces.length === 0) return true;
     this.forgetFills(namespaces);
+    this.l1?.drop(namespaces);
     try {
-      await this.call(() => this.store.clear(namespaces));
+      await this.call(() => this.clearAndPublish(namespaces));
       for (const namespace of namespaces) this.uncleared.delete(namespace);
       return true;
     } catch (err) {
@@ -170,6 +209,12 @@ export class Engine {
       this.scheduleClearRetry(CLEAR_RETRY_FIRST_MS);
       return false;
     }
+  }
+
+  // Other instances drop their in-process copies before this clear's response leaves.
+  private async clearAndPublish(namespaces: readonly string[]): Promise<void> {
+    await this.store.clear(namespaces);
+    await this.l1?.publish(namespaces);
   }
 
   /** Namespaces whose clear has not yet reached the store. */
@@ -184,7 +229,7 @@ export class Engine {
       const namespaces = [...this.uncleared];
       if (namespaces.length === 0) return;
       // Straight to the store: the breaker must not keep a retry from probing.
-      this.store.clear(namespaces).then(
+      this.clearAndPublish(namespaces).then(
         () => {
           for (const namespace of namespaces) this.uncleared.delete(namespace);
           this.settings.logger.warn({ namespaces }, 'express-cache-aside: retried clear succeeded');
@@ -267,6 +312,7 @@ export class Engine {
     if (this.clearRetry) clearTimeout(this.clearRetry.timer);
     this.clearRetry = undefined;
     await Promise.allSettled([...this.pendingWrites]);
+    await this.l1?.close();
     await this.store.close();
   }
 }

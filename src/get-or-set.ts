@@ -6,7 +6,7 @@
  * refreshed in the background; a store failure only means fetch is called.
  */
 import { decodeValue, encodeValue, isResponse } from './entry-codec';
-import type { Engine } from './engine';
+import type { Engine, FillTarget } from './engine';
 import { parseDuration } from './options';
 import type { GetOrSetOptions } from './types';
 
@@ -24,7 +24,7 @@ function checkArguments(namespace: unknown, key: unknown, fetch: unknown, option
 export function createGetOrSet(engine: Engine) {
   const refreshing = new Set<string>();
 
-  const store = (namespace: string, key: string, generation: Buffer | null, value: unknown, ttlMs: number, staleMs: number): { payload: Buffer; written: Promise<boolean> } | null => {
+  const store = (namespace: string, key: string, fill: FillTarget | undefined, value: unknown, ttlMs: number, staleMs: number): { payload: Buffer; written: Promise<boolean> } | null => {
     const now = Date.now();
     const freshMs = engine.freshMs(ttlMs);
     let payload: Buffer;
@@ -35,7 +35,7 @@ export function createGetOrSet(engine: Engine) {
       engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: getOrSet value cannot be serialized; not cached');
       return null;
     }
-    return { payload, written: engine.write(namespace, key, generation, payload, freshMs + staleMs) };
+    return { payload, written: fill ? engine.write(namespace, key, fill, payload, freshMs + staleMs) : Promise.resolve(false) };
   };
 
   const refresh = (namespace: string, key: string, fetch: () => unknown, ttlMs: number, staleMs: number): void => {
@@ -45,11 +45,11 @@ export function createGetOrSet(engine: Engine) {
     void (async () => {
       const token = await engine.lock(namespace, key, 'refresh');
       if (!token) return;
-      const found = await engine.lookup(namespace, key);
-      if (found.state === 'bypass') return;
+      const fill = await engine.prepareFill(namespace, key, false, 0);
+      if (fill === undefined) return;
       engine.stats.refreshes++;
       try {
-        const stored = store(namespace, key, found.generation, await fetch(), ttlMs, staleMs);
+        const stored = store(namespace, key, fill, await fetch(), ttlMs, staleMs);
         if (stored) await stored.written;
         engine.unlock(namespace, key, 'refresh', token);
       } catch (err) {
@@ -81,14 +81,15 @@ export function createGetOrSet(engine: Engine) {
 
     let fetched: { value: T } | undefined;
     const { leader, result } = engine.coalesce('value', namespace, key, async () => {
-      const token = await engine.lock(namespace, key, 'fill');
-      if (token === null) {
+      const fill = await engine.prepareFill(namespace, key, true, found.seq);
+      const token = fill?.token;
+      if (fill && token === null) {
         const payload = await engine.waitForFill(namespace, key);
         if (payload !== null && !isResponse(payload)) return payload;
       }
       try {
         fetched = { value: await fetch() };
-        const stored = store(namespace, key, found.generation, fetched.value, ttlMs, staleMs);
+        const stored = store(namespace, key, fill, fetched.value, ttlMs, staleMs);
         if (token) void (stored ? stored.written : Promise.resolve()).finally(() => engine.unlock(namespace, key, 'fill', token));
         return stored?.payload ?? null;
       } catch (err) {

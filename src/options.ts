@@ -22,6 +22,7 @@ export interface CacheSettings {
   jitter: number;
   breaker: { failures: number; cooldownMs: number } | false;
   memory: { maxEntries: number; maxBytes: number };
+  l1: { max: number; ttlMs: number } | undefined;
 }
 
 /** Settings of one cached route after parsing. */
@@ -97,7 +98,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -140,7 +141,19 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     };
   }
 
+  let l1: CacheSettings['l1'];
+  if (o.l1 !== undefined) {
+    checkObject(o.l1, 'option "l1"');
+    checkKnown(o.l1, ['max', 'ttl'], 'l1');
+    const t = defined(o.l1);
+    l1 = {
+      max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
+      ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
+    };
+  }
+
   return {
+    l1,
     redis: o.redis,
     prefix,
     ttlMs: o.ttl === undefined ? 60_000 : parseDuration('ttl', o.ttl, { allowZero: false }),

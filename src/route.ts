@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { encodeResponse, isResponse } from './entry-codec';
-import type { Engine } from './engine';
+import type { Engine, FillTarget, Lookup } from './engine';
 import type { AppClient } from './internal-request';
 import { parseRouteOptions, resolveFromRequest, type RouteSettings } from './options';
 import { replay } from './replay';
@@ -55,8 +55,8 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     next();
   };
 
-  /** Runs the handler with the response captured; resolves the payload being stored (and its write), or null when not storable. */
-  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, generation: Buffer | null): Promise<Filled | null> => {
+  /** Runs the handler with the response captured; resolves the storable payload (written under `fill` if given), or null. */
+  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, fill: FillTarget | undefined): Promise<Filled | null> => {
     const inherited = res.getHeaders() as Record<string, unknown>;
     setHeader(res, 'MISS');
     const done = captureResponse(res, settings.maxBodyBytes, inherited, header);
@@ -76,13 +76,14 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       { status: captured.status, headers: captured.headers, body },
       { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + settings.staleTtlMs },
     );
-    return { payload, written: engine.write(namespace, key, generation, payload, freshMs + settings.staleTtlMs) };
+    const written = fill ? engine.write(namespace, key, fill, payload, freshMs + settings.staleTtlMs) : Promise.resolve(false);
+    return { payload, written };
   };
 
   /** The leader of a fill in this process: takes the cross-process lock, or waits for the process that holds it. */
-  const lead = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, generation: Buffer | null): Promise<Buffer | null> => {
-    const token = await engine.lock(namespace, key, 'fill');
-    if (token === null) {
+  const lead = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Lookup): Promise<Buffer | null> => {
+    const fill = await engine.prepareFill(namespace, key, true, seen.seq);
+    if (fill && fill.token === null) {
       const payload = await engine.waitForFill(namespace, key);
       if (payload !== null && isResponse(payload)) {
         engine.stats.count('hits', namespace);
@@ -93,9 +94,10 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     engine.stats.count('misses', namespace);
     let filled: Filled | null = null;
     try {
-      filled = await runHandler(req, res, next, namespace, key, generation);
+      filled = await runHandler(req, res, next, namespace, key, fill);
       return filled?.payload ?? null;
     } finally {
+      const token = fill?.token;
       if (token) {
         // Released only once the entry is written, so a waiter that sees the lock gone finds the entry.
         if (filled) void filled.written.finally(() => engine.unlock(namespace, key, 'fill', token));
@@ -105,7 +107,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   };
 
   /** Fills an entry whose lookup missed: once per entry in this process; waiters get the entry only if it was storable. */
-  const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, generation: Buffer | null): void => {
+  const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Lookup): void => {
     if (req.method === 'HEAD') {
       // A HEAD answer has no body to store; the handler answers it.
       engine.stats.count('misses', namespace);
@@ -113,7 +115,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       next();
       return;
     }
-    const { leader, result } = engine.coalesce('response', namespace, key, () => lead(req, res, next, namespace, key, generation));
+    const { leader, result } = engine.coalesce('response', namespace, key, () => lead(req, res, next, namespace, key, seen));
     if (leader) {
       result.catch((err: unknown) => logger.error({ namespace, key, err }, 'express-cache-aside: fill failed'));
       return;
@@ -126,12 +128,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
         } else {
           // The leader's answer was not storable (a cookie, an error, ...): never shared; this request runs the handler itself.
           engine.stats.count('misses', namespace);
-          void runHandler(req, res, next, namespace, key, generation);
+          void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
         }
       },
       () => {
         engine.stats.count('misses', namespace);
-        void runHandler(req, res, next, namespace, key, generation);
+        void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
       },
     ).catch(next);
   };
@@ -162,13 +164,13 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
 
   /** The internal refresh request: runs the handler even though an entry exists, stores a good answer, backs off after a bad one. */
   const refill = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void => {
-    engine.lookup(namespace, key).then(async (found) => {
-      if (found.state === 'bypass') {
-        passThrough(res, next, namespace, found.reason ?? 'store');
+    engine.prepareFill(namespace, key, false, 0).then(async (fill) => {
+      if (fill === undefined) {
+        passThrough(res, next, namespace, 'store');
         return;
       }
       engine.stats.refreshes++;
-      const filled = await runHandler(req, res, next, namespace, key, found.generation);
+      const filled = await runHandler(req, res, next, namespace, key, fill);
       if (filled) void filled.written.finally(() => engine.unlock(namespace, key, 'refresh', token));
       else engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
     }).catch(next);
@@ -223,7 +225,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
         case 'miss':
           break;
       }
-      miss(req, res, next, namespace, key, found.generation);
+      miss(req, res, next, namespace, key, found);
     }).catch(next);
   };
 }

@@ -43,6 +43,12 @@ export interface CacheOptions {
   breaker?: { failures?: number; cooldownMs?: number } | false;
   /** Bound on entries of the in-memory store (used when no `redis` is given). @default { maxEntries: 10000, maxBytes: 64 MiB } */
   memory?: { maxEntries?: number; maxBytes?: number };
+  /**
+   * An in-process tier in front of Redis for the hottest entries, kept
+   * coherent across instances by Redis pub/sub. Off by default.
+   * @default undefined ({ max: 1000, ttl: '5s' } when given as {})
+   */
+  l1?: { max?: number; ttl?: Duration };
 }
 
 /** A value, or a function of the request that gives it. */

@@ -60,15 +60,19 @@ export class MemoryStore implements Store {
     return { generation, payload, locked: withLock ? this.liveLock(`fill:${id}`) !== undefined : false };
   }
 
-  async write(namespace: string, key: string, seenGeneration: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean> {
+  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }> {
     let generation = this.generations.get(namespace);
-    if (generation) {
-      if (!seenGeneration || !generation.equals(seenGeneration)) return false;
-    } else {
-      if (seenGeneration) return false;
+    if (!generation) {
       generation = newGeneration();
       this.generations.set(namespace, generation);
     }
+    const locked = lockToken === undefined ? false : await this.acquireLock(namespace, key, 'fill', lockToken, lockTtlMs);
+    return { generation, locked };
+  }
+
+  async write(namespace: string, key: string, seenGeneration: Buffer, payload: Buffer, ttlMs: number): Promise<boolean> {
+    const generation = this.generations.get(namespace);
+    if (!generation || !generation.equals(seenGeneration)) return false;
     // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
     this.entries.set(this.entryKey(namespace, key), { generation, payload }, { ttl: Math.max(1, Math.ceil(ttlMs)) });
     return true;

@@ -12,20 +12,26 @@ import { GENERATION_LENGTH, newGeneration, type LockKind, type Store, type Store
 /** A generation outlives every entry written under it; after a clear it is kept this long even with no writes. */
 export const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
 
-// Writes the entry only if the generation is still the one the lookup saw
-// (ARGV[1], '' for none); when there was none, ARGV[2] becomes the generation.
-// The entry value already starts with that generation. The generation key is
+// Before a fill: the generation (created if missing, so concurrent first
+// fills agree on one) and, if ARGV[3] is not empty, the fill lock.
+const PREPARE_SCRIPT = `
+local g = redis.call('GET', KEYS[1])
+if not g then
+  g = ARGV[1]
+  redis.call('SET', KEYS[1], g, 'PX', ARGV[2])
+end
+local locked = 0
+if ARGV[3] ~= '' and redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4], 'NX') then locked = 1 end
+return {g, locked}
+`;
+
+// Writes the entry only if the generation is still the one the fill saw
+// (ARGV[1]); the entry value already starts with it. The generation key is
 // kept at least as long as the entry.
 const WRITE_SCRIPT = `
-local g = redis.call('GET', KEYS[1])
-if g then
-  if g ~= ARGV[1] then return 0 end
-else
-  if ARGV[1] ~= '' then return 0 end
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5])
-end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
 `;
 
@@ -40,7 +46,8 @@ return 0
 `;
 
 interface ScriptedClient {
-  expressCacheAsideWrite(generationKey: string, entryKey: string, seen: Buffer | string, created: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number): Promise<number>;
+  expressCacheAsidePrepareBuffer(generationKey: string, lockKey: string, created: Buffer, generationTtlMs: number, token: string, lockTtlMs: number): Promise<[Buffer, number]>;
+  expressCacheAsideWrite(generationKey: string, entryKey: string, seen: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number): Promise<number>;
   expressCacheAsideRelease(lockKey: string, token: string): Promise<number>;
   expressCacheAsideHold(lockKey: string, token: string, ttlMs: number): Promise<number>;
 }
@@ -48,6 +55,7 @@ interface ScriptedClient {
 function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   const c = client as unknown as Redis & Partial<ScriptedClient>;
   // Several caches may share one client; the scripts are the same, define them once.
+  if (typeof c.expressCacheAsidePrepareBuffer !== 'function') c.defineCommand('expressCacheAsidePrepare', { numberOfKeys: 2, lua: PREPARE_SCRIPT });
   if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 2, lua: WRITE_SCRIPT });
   if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
@@ -121,15 +129,19 @@ export class RedisStore implements Store {
     return { generation, payload, locked: withLock && replies[2] != null };
   }
 
-  async write(namespace: string, key: string, seenGeneration: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean> {
+  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }> {
     const keys = this.keys(namespace);
-    const generation = seenGeneration ?? newGeneration();
+    const [generation, locked] = await this.client.expressCacheAsidePrepareBuffer(
+      keys.generation, keys.lockPrefix + encodeKey(key), newGeneration(), GENERATION_TTL_MS, lockToken ?? '', Math.max(1, Math.ceil(lockTtlMs)),
+    );
+    return { generation, locked: Number(locked) === 1 };
+  }
+
+  async write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number): Promise<boolean> {
+    const keys = this.keys(namespace);
     const value = Buffer.concat([generation, payload]);
     const entryTtl = Math.max(1, Math.ceil(ttlMs));
-    const written = await this.client.expressCacheAsideWrite(
-      keys.generation, keys.entryPrefix + encodeKey(key),
-      seenGeneration ?? '', generation, value, entryTtl, Math.max(entryTtl, GENERATION_TTL_MS),
-    );
+    const written = await this.client.expressCacheAsideWrite(keys.generation, keys.entryPrefix + encodeKey(key), generation, value, entryTtl, Math.max(entryTtl, GENERATION_TTL_MS));
     return written === 1;
   }
 

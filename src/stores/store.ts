@@ -39,11 +39,17 @@ export interface Store {
   /** Reads the generation and the entry in one round trip, and the fill lock too when withLock. */
   lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup>;
   /**
-   * Writes the entry if the namespace's generation is still `seenGeneration`
-   * (null: still none, and then a new one is created). Resolves false when a
-   * clear came in between and nothing was written.
+   * Gets a fill ready in one round trip: the namespace's generation (created
+   * when there is none, so concurrent first fills agree on it) and, when
+   * lockToken is given, the fill lock. A fill writes under this generation.
    */
-  write(namespace: string, key: string, seenGeneration: Buffer | null, payload: Buffer, ttlMs: number): Promise<boolean>;
+  prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }>;
+  /**
+   * Writes the entry if the namespace's generation is still `generation`.
+   * Resolves false when a clear (or the loss of the generation) came in
+   * between and nothing was written.
+   */
+  write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number): Promise<boolean>;
   /** Replaces each namespace's generation: every entry in it becomes unreachable at once. */
   clear(namespaces: readonly string[]): Promise<void>;
   /** Takes a lock if free. */

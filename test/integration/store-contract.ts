@@ -17,6 +17,12 @@ const ns = (label: string): string => `${label}-${randomBytes(4).toString('hex')
 const bytes = (text: string): Buffer => Buffer.from(text);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Writes an entry the way a fill does: prepare (generation), then write under it. */
+async function put(store: Store, namespace: string, key: string, payload: Buffer, ttlMs = 10_000): Promise<boolean> {
+  const { generation } = await store.prepareFill(namespace, key, undefined, 1000);
+  return store.write(namespace, key, generation, payload, ttlMs);
+}
+
 /** Runs the contract suite against stores made by makeStore. */
 export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
   describe(`store contract: ${name}`, function () {
@@ -41,45 +47,55 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(found).to.deep.equal({ generation: null, payload: null, locked: false });
     });
 
-    it('writes under a new generation and reads the payload back byte for byte', async function () {
+    it('prepares a fill by creating the generation, then reads the written payload back byte for byte', async function () {
       const n = ns('write');
       const payload = randomBytes(4096);
-      expect(await store.write(n, 'k', null, payload, 10_000)).to.equal(true);
+      const prepared = await store.prepareFill(n, 'k', undefined, 1000);
+      expect(prepared.locked).to.equal(false);
+      expect((await store.lookup(n, 'k', false)).generation!.equals(prepared.generation)).to.equal(true);
+      expect(await store.write(n, 'k', prepared.generation, payload, 10_000)).to.equal(true);
       const found = await store.lookup(n, 'k', false);
       expect(found.generation).to.be.instanceOf(Buffer);
       expect(found.payload!.equals(payload)).to.equal(true);
     });
 
-    it('writes a second entry under the generation it saw', async function () {
+    it('two first fills of a new namespace agree on one generation and both land', async function () {
       const n = ns('second');
-      await store.write(n, 'a', null, bytes('A'), 10_000);
-      const { generation } = await store.lookup(n, 'b', false);
-      expect(await store.write(n, 'b', generation, bytes('B'), 10_000)).to.equal(true);
+      const [a, b] = await Promise.all([store.prepareFill(n, 'a', undefined, 1000), store.prepareFill(n, 'b', undefined, 1000)]);
+      expect(a.generation.equals(b.generation)).to.equal(true);
+      expect(await store.write(n, 'a', a.generation, bytes('A'), 10_000)).to.equal(true);
+      expect(await store.write(n, 'b', b.generation, bytes('B'), 10_000)).to.equal(true);
       expect((await store.lookup(n, 'a', false)).payload!.toString()).to.equal('A');
       expect((await store.lookup(n, 'b', false)).payload!.toString()).to.equal('B');
     });
 
     it('refuses a write whose generation is no longer current (a fill that began before a clear)', async function () {
       const n = ns('race');
-      await store.write(n, 'seed', null, bytes('seed'), 10_000);
-      const { generation } = await store.lookup(n, 'k', false);
+      const { generation } = await store.prepareFill(n, 'k', undefined, 1000);
       await store.clear([n]);
       expect(await store.write(n, 'k', generation, bytes('old'), 10_000)).to.equal(false);
       expect((await store.lookup(n, 'k', false)).payload).to.equal(null);
     });
 
-    it('refuses a write that saw no generation when a clear created one meanwhile', async function () {
-      const n = ns('race-none');
-      const { generation } = await store.lookup(n, 'k', false);
-      expect(generation).to.equal(null);
-      await store.clear([n]);
-      expect(await store.write(n, 'k', null, bytes('old'), 10_000)).to.equal(false);
-      expect((await store.lookup(n, 'k', false)).payload).to.equal(null);
+    it('refuses a write whose generation was lost meanwhile (eviction)', async function () {
+      const n = ns('race-lost');
+      const { generation } = await store.prepareFill(n, 'k', undefined, 1000);
+      expect(await store.write(n, 'k', Buffer.from('0123456789abcdef'), bytes('forged'), 10_000)).to.equal(false);
+      expect(await store.write(n, 'k', generation, bytes('real'), 10_000)).to.equal(true);
+    });
+
+    it('prepareFill takes the fill lock once when given a token', async function () {
+      const n = ns('prep-lock');
+      expect((await store.prepareFill(n, 'k', 'one', 5000)).locked).to.equal(true);
+      expect((await store.prepareFill(n, 'k', 'two', 5000)).locked).to.equal(false);
+      expect((await store.lookup(n, 'k', true)).locked).to.equal(true);
+      await store.releaseLock(n, 'k', 'fill', 'one');
+      expect((await store.prepareFill(n, 'k', 'three', 5000)).locked).to.equal(true);
     });
 
     it('a clear makes every entry of the namespace unreachable and gives a new generation', async function () {
       const n = ns('clear');
-      await store.write(n, 'a', null, bytes('A'), 10_000);
+      await put(store, n, 'a', bytes('A'), 10_000);
       const before = (await store.lookup(n, 'a', false)).generation!;
       await store.clear([n]);
       const found = await store.lookup(n, 'a', false);
@@ -89,8 +105,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
 
     it('a clear leaves other namespaces alone, even ones that look like patterns of it', async function () {
       const base = ns('user');
-      await store.write(`${base}:1`, 'k', null, bytes('one'), 10_000);
-      await store.write(`${base}:*`, 'k', null, bytes('star'), 10_000);
+      await put(store, `${base}:1`, 'k', bytes('one'), 10_000);
+      await put(store, `${base}:*`, 'k', bytes('star'), 10_000);
       await store.clear([`${base}:*`]);
       expect((await store.lookup(`${base}:1`, 'k', false)).payload!.toString()).to.equal('one');
       expect((await store.lookup(`${base}:*`, 'k', false)).payload).to.equal(null);
@@ -98,8 +114,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
 
     it("keeps ('a', 'b:c') and ('a:b', 'c') apart", async function () {
       const base = ns('sep');
-      await store.write(`${base}a`, 'b:c', null, bytes('first'), 10_000);
-      await store.write(`${base}a:b`, 'c', null, bytes('second'), 10_000);
+      await put(store, `${base}a`, 'b:c', bytes('first'), 10_000);
+      await put(store, `${base}a:b`, 'c', bytes('second'), 10_000);
       expect((await store.lookup(`${base}a`, 'b:c', false)).payload!.toString()).to.equal('first');
       expect((await store.lookup(`${base}a:b`, 'c', false)).payload!.toString()).to.equal('second');
     });
@@ -107,7 +123,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
     it('treats namespaces and keys with {, }, *, ?, [ and unicode as data', async function () {
       const base = ns('odd');
       const names = ['{x}', '*', '?', '[a-z]', 'ü/é', '}{'];
-      for (const [i, n] of names.entries()) await store.write(`${base}${n}`, `k${n}`, null, bytes(String(i)), 10_000);
+      for (const [i, n] of names.entries()) await put(store, `${base}${n}`, `k${n}`, bytes(String(i)), 10_000);
       for (const [i, n] of names.entries()) expect((await store.lookup(`${base}${n}`, `k${n}`, false)).payload!.toString()).to.equal(String(i));
     });
 
@@ -115,16 +131,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       const n = ns('long');
       const a = 'x'.repeat(5000);
       const b = `${'x'.repeat(4999)}y`;
-      await store.write(n, a, null, bytes('A'), 10_000);
-      const { generation } = await store.lookup(n, b, false);
-      await store.write(n, b, generation, bytes('B'), 10_000);
+      await put(store, n, a, bytes('A'), 10_000);
+      await put(store, n, b, bytes('B'));
       expect((await store.lookup(n, a, false)).payload!.toString()).to.equal('A');
       expect((await store.lookup(n, b, false)).payload!.toString()).to.equal('B');
     });
 
     it('expires entries after their ttl', async function () {
       const n = ns('ttl');
-      await store.write(n, 'k', null, bytes('short'), 150);
+      await put(store, n, 'k', bytes('short'), 150);
       expect((await store.lookup(n, 'k', false)).payload!.toString()).to.equal('short');
       await sleep(400);
       expect((await store.lookup(n, 'k', false)).payload).to.equal(null);
