@@ -1,0 +1,113 @@
+/**
+ * Starting the shop, apart from listening: pick the database (PostgreSQL when
+ * a URL is given, embedded PGlite otherwise) and the cache store (Redis when a
+ * URL is given, process memory otherwise) and say which, migrate, seed an empty
+ * database, build the app and warm the cache. The server and the tests share it.
+ */
+import type { Express } from 'express';
+import Redis from 'ioredis';
+import { createCache } from 'express-cache-aside';
+import { createApp } from './app';
+import { cachePrefix } from './config';
+import { openDb, type Db } from './db';
+import { silentLogger, type Logger } from './logger';
+import { migrate } from './migrations';
+import { seedIfEmpty } from './seed';
+import type { ShopCache } from './shop-cache';
+
+/** The reads warmed at startup: what a visitor sees first, and the counts. */
+export const warmupTargets = [
+  '/courses/published',
+  '/products/published',
+  '/events/upcoming',
+  '/courses/count',
+  '/products/count',
+  '/events/count',
+];
+
+/** Where the shop's data and cache live; absent URLs mean the embedded defaults. */
+export interface ShopOptions {
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** Cache key prefix. @default 'shop' */
+  prefix?: string;
+  logger?: Logger;
+}
+
+/** A started shop, ready to listen. */
+export interface Shop {
+  app: Express;
+  db: Db;
+  cache: ShopCache;
+  redis: Redis | undefined;
+  warmup: Awaited<ReturnType<ShopCache['warmup']>>;
+  /** Closes the cache, the Redis client and the database. */
+  close(): Promise<void>;
+}
+
+/** A URL with its password masked, fit for a log line. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** Opens, migrates, seeds and warms the shop. */
+export async function startShop(options: ShopOptions = {}): Promise<Shop> {
+  const { databaseUrl, redisUrl, prefix = cachePrefix, logger = silentLogger } = options;
+  logger.info(
+    databaseUrl
+      ? `database: PostgreSQL at ${redact(databaseUrl)}`
+      : 'database: PGlite, PostgreSQL in WebAssembly inside this process, in memory (set DATABASE_URL to use a PostgreSQL server)',
+  );
+  logger.info(
+    redisUrl
+      ? `cache store: Redis at ${redact(redisUrl)}`
+      : 'cache store: in-memory, this process only (set REDIS_URL to use Redis)',
+  );
+
+  const db = await openDb(databaseUrl);
+  const redis = redisUrl ? new Redis(redisUrl) : undefined;
+  // The cache fails open, so an unreachable Redis only costs cache hits: say so once per outage, not per retry.
+  let redisDown = false;
+  redis?.on('error', (error: Error) => {
+    if (redisDown) return;
+    redisDown = true;
+    logger.warn('redis unreachable, serving uncached until it is back', { message: error.message });
+  });
+  redis?.on('ready', () => {
+    if (!redisDown) return;
+    redisDown = false;
+    logger.info('redis reachable again');
+  });
+  const cache = createCache(redis ? { redis, prefix } : { prefix });
+  const close = async (): Promise<void> => {
+    await cache.close();
+    // QUIT would wait in the offline queue for a Redis that is down; only a live connection gets one.
+    if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis?.disconnect();
+    await db.close();
+  };
+
+  try {
+    const applied = await migrate(db);
+    logger.info(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'migrations: up to date');
+    const started = performance.now();
+    const seeded = await seedIfEmpty(db);
+    logger.info(
+      seeded ? `seeded an empty database in ${Math.round(performance.now() - started)} ms` : 'seed: database already has data',
+    );
+
+    const app = createApp({ db, cache, logger, redis });
+    const warmup = await cache.warmup(app, warmupTargets);
+    logger.info(`warmup: ${warmup.ok} ok, ${warmup.failed} failed`, { results: warmup.results });
+    return { app, db, cache, redis, warmup, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}

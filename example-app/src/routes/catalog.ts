@@ -1,0 +1,132 @@
+/**
+ * Routes of one catalog (courses, products or events) built from its
+ * `CatalogSpec`: cached reads (list, published, count, by id, by slug, plus any
+ * catalog-specific reads) and invalidating writes (create, edit, soft delete).
+ */
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { CatalogSpec } from '../catalog';
+import { ttlSeconds } from '../config';
+import type { Db } from '../db';
+import { HttpError } from '../http-errors';
+import { invalidationMap, type Mutation } from '../invalidation-map';
+import type { ShopCache } from '../shop-cache';
+import { bodyObject, parseId, parseSlug, validateBody } from '../validation';
+
+/** A read a catalog adds to the generic ones, mounted before `/:id`. */
+export interface ExtraRead {
+  path: string;
+  /** Checks the request before the cache sees it (a 400 is never a cache entry). */
+  check?: (req: Request) => void;
+  key: string | ((req: Request) => string);
+  ttlSeconds: number;
+  handler: (req: Request, res: Response) => Promise<void>;
+}
+
+/** Runs `check` and passes on; its throw becomes the error handler's 400. */
+function checked(check: (req: Request) => void): RequestHandler {
+  return (req, _res, next) => {
+    check(req);
+    next();
+  };
+}
+
+/** The router of one catalog, to mount at `/<spec.name>`. */
+export function catalogRouter(spec: CatalogSpec, db: Db, cache: ShopCache, extraReads: ExtraRead[] = []): Router {
+  const router = Router();
+  const { name } = spec;
+  const singular = name.slice(0, -1);
+  const cached = (key: string | ((req: Request) => string), ttl = spec.ttlSeconds) =>
+    cache.route({ namespace: name, key, ttl });
+  const clears = (mutation: Mutation) => cache.invalidate({ namespaces: invalidationMap[mutation] });
+
+  router.get('/', cached('list:all'), async (_req, res) => {
+    const { rows } = await db.query(`SELECT ${spec.listColumns} FROM ${name} WHERE deleted_at IS NULL ORDER BY id`);
+    res.json(rows);
+  });
+
+  router.get('/published', cached('list:published'), async (_req, res) => {
+    const { rows } = await db.query(
+      `SELECT ${spec.listColumns} FROM ${name} WHERE deleted_at IS NULL AND is_published ORDER BY id`,
+    );
+    res.json(rows);
+  });
+
+  router.get('/count', cached('count', ttlSeconds.counts), async (_req, res) => {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS total, (count(*) FILTER (WHERE is_published))::int AS published
+         FROM ${name} WHERE deleted_at IS NULL`,
+    );
+    res.json(rows[0]);
+  });
+
+  for (const read of extraReads) {
+    const guards = read.check ? [checked(read.check)] : [];
+    router.get(read.path, ...guards, cached(read.key, read.ttlSeconds), read.handler);
+  }
+
+  router.get('/slug/:slug', checked((req) => parseSlug(req)), cached((req) => `slug:${req.params.slug}`), async (req, res) => {
+    const { rows } = await db.query(
+      `SELECT ${spec.detailColumns} FROM ${name} WHERE slug = $1 AND deleted_at IS NULL`,
+      [parseSlug(req)],
+    );
+    if (rows.length === 0) throw new HttpError(404, `${singular} not found`);
+    res.json(rows[0]);
+  });
+
+  router.get('/:id', checked((req) => parseId(req)), cached((req) => `id:${req.params.id}`), async (req, res) => {
+    const { rows } = await db.query(`SELECT ${spec.detailColumns} FROM ${name} WHERE id = $1 AND deleted_at IS NULL`, [
+      parseId(req),
+    ]);
+    if (rows.length === 0) throw new HttpError(404, `${singular} not found`);
+    res.json(rows[0]);
+  });
+
+  // Users whose per-user lists show this row; only asked for when the change is visible there.
+  const holders = `ARRAY(SELECT DISTINCT h.user_id FROM ${spec.heldIn.table} h
+                          WHERE h.${spec.heldIn.column} = ${name}.id ORDER BY 1) AS users_touched`;
+
+  router.post('/', clears(`POST /${name}` as const), async (req, res) => {
+    const values = validateBody(bodyObject(req), spec.fields, 'create');
+    const columns = [...values.keys()];
+    const { rows } = await db.query<{ id: number }>(
+      `INSERT INTO ${name} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
+       RETURNING ${spec.detailColumns}`,
+      [...values.values()],
+    );
+    const created = rows[0];
+    if (created === undefined) throw new Error(`INSERT INTO ${name} returned no row`);
+    res.status(201).location(`/${name}/${created.id}`).json(created);
+  });
+
+  router.put('/:id', checked((req) => parseId(req)), clears(`PUT /${name}/:id` as const), async (req, res) => {
+    const id = parseId(req);
+    const values = validateBody(bodyObject(req), spec.fields, 'update');
+    const columns = [...values.keys()];
+    const visibleToUsers = columns.some((column) => spec.shownInUserLists.includes(column));
+    const { rows } = await db.query<Record<string, unknown>>(
+      `UPDATE ${name} SET ${columns.map((column, i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
+        WHERE id = $1 AND deleted_at IS NULL
+       RETURNING ${spec.detailColumns}${visibleToUsers ? `, ${holders}` : ''}`,
+      [id, ...values.values()],
+    );
+    const updated = rows[0];
+    if (updated === undefined) throw new HttpError(404, `${singular} not found`);
+    const { users_touched: usersTouched, ...body } = updated;
+    res.locals.usersTouched = usersTouched ?? [];
+    res.json(body);
+  });
+
+  router.delete('/:id', checked((req) => parseId(req)), clears(`DELETE /${name}/:id` as const), async (req, res) => {
+    const { rows } = await db.query<{ id: number; deleted_at: Date; users_touched: number[] }>(
+      `UPDATE ${name} SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+       RETURNING id, deleted_at, ${holders}`,
+      [parseId(req)],
+    );
+    const deleted = rows[0];
+    if (deleted === undefined) throw new HttpError(404, `${singular} not found`);
+    res.locals.usersTouched = deleted.users_touched;
+    res.json({ id: deleted.id, deleted_at: deleted.deleted_at });
+  });
+
+  return router;
+}

@@ -1,0 +1,57 @@
+/**
+ * Operational routes, never cached: GET /health (can the shop reach its
+ * database and its cache store?) and GET /stats (the cache's counters and the
+ * number of SQL statements sent so far).
+ */
+import { Router } from 'express';
+import type Redis from 'ioredis';
+import type { Db } from '../db';
+import type { ShopCache } from '../shop-cache';
+
+/** Longest a health probe waits on one dependency. */
+const probeTimeoutMs = 1000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: number; error?: string }> {
+  const started = performance.now();
+  try {
+    await withTimeout(check(), probeTimeoutMs);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { ok: false, ms: Math.round(performance.now() - started), error: (error as Error).message };
+  }
+}
+
+/** Router of /health and /stats; `redis` is the cache's client, absent with the in-memory store. */
+export function systemRouter(db: Db, cache: ShopCache, redis?: Redis): Router {
+  const router = Router();
+
+  router.get('/health', async (_req, res) => {
+    const [database, store] = await Promise.all([
+      probe(() => db.query('SELECT 1')),
+      redis ? probe(() => redis.ping()) : Promise.resolve({ ok: true, ms: 0 }),
+    ]);
+    const ok = database.ok && store.ok;
+    res
+      .status(ok ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json({
+        status: ok ? 'ok' : 'degraded',
+        database: { kind: db.kind, ...database },
+        cache: { store: redis ? 'redis' : 'memory', ...store },
+      });
+  });
+
+  router.get('/stats', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ cache: cache.stats(), database: { kind: db.kind, queries: db.queryCount } });
+  });
+
+  return router;
+}

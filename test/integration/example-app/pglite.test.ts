@@ -1,0 +1,89 @@
+/**
+ * The embedded default: `npm start` with neither DATABASE_URL nor REDIS_URL
+ * runs the shop on PGlite and the in-memory cache store, says so first, and
+ * serves GET /courses twice as MISS then HIT. The real entry point is started
+ * as a child process, the way a fresh clone would run it.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { freePort } from '../../helpers/ports';
+
+const root = join(__dirname, '..', '..', '..');
+
+describe('example app: embedded default (PGlite + in-memory cache)', function () {
+  this.timeout(120_000);
+  let child: ChildProcessWithoutNullStreams | undefined;
+  let output = '';
+
+  afterEach(() => {
+    // Only if a failed assertion left it running.
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  function waitFor(pattern: RegExp, ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const timer = setInterval(() => {
+        if (pattern.test(output)) {
+          clearInterval(timer);
+          resolve();
+        } else if (child?.exitCode !== null || Date.now() - started > ms) {
+          clearInterval(timer);
+          reject(new Error(`server did not log ${pattern} (exit code ${child?.exitCode}); output:\n${output}`));
+        }
+      }, 50);
+    });
+  }
+
+  it('npm start without DATABASE_URL or REDIS_URL: PGlite, in-memory cache, GET /courses MISS then HIT', async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    // What `npm start` runs (tsx), without the CLI's wrapper process, so a kill reaches the server itself.
+    child = spawn(process.execPath, ['--import', 'tsx', 'example-app/src/server.ts'], { cwd: root, env });
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+    await waitFor(/listening on http:\/\/localhost:\d+/, 100_000);
+    const lines = output.split('\n').filter((line) => line.startsWith('[shop]'));
+    expect(lines[0]).to.match(/^\[shop\] database: PGlite/);
+    expect(lines[1]).to.match(/^\[shop\] cache store: in-memory/);
+    expect(output).to.match(/\[shop\] warmup: 6 ok, 0 failed/);
+
+    const base = `http://127.0.0.1:${port}`;
+    const first = await fetch(`${base}/courses`);
+    expect(first.status).to.equal(200);
+    expect(first.headers.get('x-cache')).to.equal('MISS');
+    const courses = (await first.json()) as Array<{ id: number }>;
+    expect(courses).to.have.length(480);
+    const second = await fetch(`${base}/courses`);
+    expect(second.headers.get('x-cache')).to.equal('HIT');
+    expect(await second.json()).to.deep.equal(courses);
+
+    const upcoming = await fetch(`${base}/events/upcoming`);
+    expect(upcoming.headers.get('x-cache')).to.equal('HIT');
+    const health = (await (await fetch(`${base}/health`)).json()) as Record<string, Record<string, unknown>>;
+    expect(health.database).to.include({ kind: 'pglite', ok: true });
+    expect(health.cache).to.include({ store: 'memory', ok: true });
+
+    // An edit through the same routes: same SQL on PGlite, same invalidation.
+    const edit = await fetch(`${base}/courses/1`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Renamed on PGlite' }),
+    });
+    expect(edit.status).to.equal(200);
+    const fresh = await fetch(`${base}/courses`);
+    expect(fresh.headers.get('x-cache')).to.equal('MISS');
+    expect(((await fresh.json()) as Array<{ id: number; title: string }>).find((c) => c.id === 1)?.title).to.equal(
+      'Renamed on PGlite',
+    );
+
+    const running = child;
+    const exited = new Promise<number | null>((resolve) => running.once('exit', (code) => resolve(code)));
+    running.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+  });
+});
