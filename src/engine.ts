@@ -13,7 +13,8 @@ import { freshUntil, isEnvelope, staleUntil } from './entry-codec';
 import type { L1Tier } from './l1-tier';
 import { encodePart } from './keys';
 import type { CacheSettings } from './options';
-import { StatsCounter } from './stats';
+import { StatsCounter, type Outcome } from './stats';
+import { performance } from 'node:perf_hooks';
 import type { LockKind, Store } from './stores/store';
 
 /** What a lookup found: a fresh or stale entry, a miss, or a reason the store was not used. */
@@ -29,6 +30,22 @@ export interface Lookup {
   reason: string | undefined;
   /** The in-process tier's sequence number taken before the lookup (0 without the tier). */
   seq: number;
+}
+
+/** Receives every decision and every store round trip: metrics plug in here. */
+export interface CacheObserver {
+  /** One request or call's outcome, under a bounded label (a namespace family, never a namespace). */
+  decision(outcome: Outcome, label: string): void;
+  /** One store round trip. */
+  storeCall(operation: string, seconds: number, ok: boolean): void;
+}
+
+const DECISION_NAMES: Record<Outcome, string> = { hits: 'HIT', misses: 'MISS', stale: 'STALE', bypasses: 'BYPASS', errors: 'ERROR' };
+
+/** The bounded label of a namespace: the part before the first ':' ('user:123' → 'user'). */
+export function namespaceFamily(namespace: string): string {
+  const colon = namespace.indexOf(':');
+  return colon === -1 ? namespace : namespace.slice(0, colon);
 }
 
 /** Where a fill writes: the generation it saw, the tier sequence of its lookup, and the fill lock if it took one. */
@@ -72,30 +89,58 @@ export class Engine {
   private failing = false;
   closed = false;
 
+  /** Set by createCache when metrics are configured. */
+  observer: CacheObserver | undefined;
+
   constructor(readonly settings: CacheSettings, readonly store: Store, private readonly l1?: L1Tier) {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
     // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
     this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
   }
 
+  /** Whether per-decision debug lines are wanted (pino's isLevelEnabled when the logger has it). */
+  private debugEnabled(): boolean {
+    const logger = this.settings.logger as { isLevelEnabled?: (level: string) => boolean };
+    return typeof logger.isLevelEnabled === 'function' ? logger.isLevelEnabled('debug') : this.settings.loggerGiven;
+  }
+
+  /** Counts one outcome, tells the observer, and logs the decision and why at debug level (never a body or header value). */
+  record(outcome: Outcome, namespace: string, key: string | undefined, reason?: string, label?: string): void {
+    this.stats.count(outcome, namespace);
+    this.observer?.decision(outcome, label ?? namespaceFamily(namespace));
+    if (this.debugEnabled()) {
+      this.settings.logger.debug({ namespace, key, reason }, `express-cache-aside: ${DECISION_NAMES[outcome]}${reason ? `: ${reason}` : ''}`);
+    }
+  }
+
+  /** Logs why an answer was not stored. */
+  notStored(namespace: string, key: string, reason: string): void {
+    if (this.debugEnabled()) this.settings.logger.debug({ namespace, key, reason }, `express-cache-aside: not stored: ${reason}`);
+  }
+
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  async call<T>(op: () => Promise<T>, timeoutMs = this.settings.timeoutMs): Promise<T> {
+  async call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace }: { timeoutMs?: number; namespace?: string } = {}): Promise<T> {
     if (this.closed) throw new CacheStoreError('ECACHE_CLOSED', 'cache is closed');
     if (!this.store.isReady()) {
-      this.failed(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'));
-      throw new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
+      const err = new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
+      this.failed(err, namespace);
+      throw err;
     }
     if (this.breaker && !this.breaker.allow()) throw new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures');
     let timer: NodeJS.Timeout | undefined;
+    const observer = this.observer;
+    const started = observer ? performance.now() : 0;
     try {
       const result = await new Promise<T>((resolve, reject) => {
         timer = setTimeout(() => reject(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)), timeoutMs);
         op().then(resolve, (err: unknown) => reject(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err })));
       });
       this.succeeded();
+      observer?.storeCall(operation, (performance.now() - started) / 1000, true);
       return result;
     } catch (err) {
-      this.failed(err as CacheStoreError);
+      observer?.storeCall(operation, (performance.now() - started) / 1000, false);
+      this.failed(err as CacheStoreError, namespace);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -110,8 +155,9 @@ export class Engine {
     }
   }
 
-  private failed(err: CacheStoreError): void {
-    this.stats.count('errors', undefined);
+  private failed(err: CacheStoreError, namespace: string | undefined): void {
+    this.stats.count('errors', namespace);
+    this.observer?.decision('errors', namespace === undefined ? '' : namespaceFamily(namespace));
     const opened = this.breaker?.failure() ?? false;
     const now = Date.now();
     // One warning when trouble starts (and at most one per interval after), not one per request.
@@ -139,7 +185,7 @@ export class Engine {
     }
     let found;
     try {
-      found = await this.call(() => this.store.lookup(namespace, key, withLock));
+      found = await this.call('lookup', () => this.store.lookup(namespace, key, withLock), { namespace });
     } catch (err) {
       return bypass((err as CacheStoreError).code === 'ECACHE_TIMEOUT' ? 'timeout' : (err as CacheStoreError).code === 'ECACHE_CIRCUIT_OPEN' ? 'circuit-open' : 'error');
     }
@@ -161,7 +207,7 @@ export class Engine {
   async prepareFill(namespace: string, key: string, withLock: boolean, seq: number): Promise<FillTarget | undefined> {
     const token = withLock ? randomBytes(9).toString('base64url') : undefined;
     try {
-      const { generation, locked } = await this.call(() => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs));
+      const { generation, locked } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace });
       return { generation, seq, token: locked ? token! : null };
     } catch {
       return undefined;
@@ -172,9 +218,9 @@ export class Engine {
   write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number): Promise<boolean> {
     if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
     const generation = fill.generation;
-    const pending = this.call(() => this.store.write(namespace, key, generation, payload, ttlMs), this.backgroundTimeoutMs).then(
+    const pending = this.call('write', () => this.store.write(namespace, key, generation, payload, ttlMs), { timeoutMs: this.backgroundTimeoutMs, namespace }).then(
       (written) => {
-        if (!written) this.settings.logger.debug({ namespace, key }, 'express-cache-aside: not stored: cleared while filling');
+        if (!written) this.notStored(namespace, key, 'cleared while filling');
         return written;
       },
       () => false,
@@ -199,7 +245,7 @@ export class Engine {
     this.forgetFills(namespaces);
     this.l1?.drop(namespaces);
     try {
-      await this.call(() => this.clearAndPublish(namespaces));
+      await this.call('clear', () => this.clearAndPublish(namespaces));
       for (const namespace of namespaces) this.uncleared.delete(namespace);
       return true;
     } catch (err) {
@@ -245,7 +291,7 @@ export class Engine {
   async lock(namespace: string, key: string, kind: LockKind, ttlMs = this.settings.lockTtlMs): Promise<string | null | undefined> {
     const token = randomBytes(9).toString('base64url');
     try {
-      return (await this.call(() => this.store.acquireLock(namespace, key, kind, token, ttlMs))) ? token : null;
+      return (await this.call('lock', () => this.store.acquireLock(namespace, key, kind, token, ttlMs), { namespace })) ? token : null;
     } catch {
       return undefined;
     }
@@ -253,12 +299,12 @@ export class Engine {
 
   /** Releases a lock in the background. */
   unlock(namespace: string, key: string, kind: LockKind, token: string): void {
-    this.call(() => this.store.releaseLock(namespace, key, kind, token), this.backgroundTimeoutMs).catch(() => {});
+    this.call('unlock', () => this.store.releaseLock(namespace, key, kind, token), { timeoutMs: this.backgroundTimeoutMs, namespace }).catch(() => {});
   }
 
   /** Keeps a lock for ttlMs more, in the background (a failed refresh holds it through the backoff). */
   hold(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): void {
-    this.call(() => this.store.holdLock(namespace, key, kind, token, ttlMs), this.backgroundTimeoutMs).catch(() => {});
+    this.call('hold', () => this.store.holdLock(namespace, key, kind, token, ttlMs), { timeoutMs: this.backgroundTimeoutMs, namespace }).catch(() => {});
   }
 
   /**

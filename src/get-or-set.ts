@@ -66,15 +66,15 @@ export function createGetOrSet(engine: Engine) {
 
     const found = await engine.lookup(namespace, key);
     if (found.state === 'bypass') {
-      engine.stats.count('bypasses', namespace);
+      engine.record('bypasses', namespace, key);
       return fetch();
     }
     if (found.payload !== null && !isResponse(found.payload)) {
       if (found.state === 'hit') {
-        engine.stats.count('hits', namespace);
+        engine.record('hits', namespace, key);
         return decodeValue<T>(found.payload);
       }
-      engine.stats.count('stale', namespace);
+      engine.record('stale', namespace, key);
       refresh(namespace, key, fetch, ttlMs, staleMs);
       return decodeValue<T>(found.payload);
     }
@@ -99,15 +99,15 @@ export function createGetOrSet(engine: Engine) {
     });
     const payload = await result;
     if (leader) {
-      engine.stats.count(fetched ? 'misses' : 'hits', namespace);
+      engine.record(fetched ? 'misses' : 'hits', namespace, key);
       // The leader gets what fetch returned; waiters and other processes get a deserialized copy.
       return fetched ? fetched.value : decodeValue<T>(payload!);
     }
     if (payload !== null) {
-      engine.stats.count('hits', namespace);
+      engine.record('hits', namespace, key);
       return decodeValue<T>(payload);
     }
-    engine.stats.count('misses', namespace);
+    engine.record('misses', namespace, key);
     return fetch();
   };
 }

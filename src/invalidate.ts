@@ -52,6 +52,7 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
         }))
         .catch((err: unknown) => {
           engine.stats.count('errors', undefined);
+          engine.observer?.decision('errors', '');
           logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');
         })
         .finally(() => {

@@ -16,6 +16,8 @@ export interface CacheSettings {
   timeoutMs: number;
   header: string | false;
   logger: Logger;
+  /** Whether the user gave the logger (then debug lines go to it even without isLevelEnabled). */
+  loggerGiven: boolean;
   lockWaitMs: number;
   lockTtlMs: number;
   refreshBackoffMs: number;
@@ -23,6 +25,7 @@ export interface CacheSettings {
   breaker: { failures: number; cooldownMs: number } | false;
   memory: { maxEntries: number; maxBytes: number };
   l1: { max: number; ttlMs: number } | undefined;
+  metrics: { registry: unknown; prefix?: string } | undefined;
 }
 
 /** Settings of one cached route after parsing. */
@@ -36,6 +39,7 @@ export interface RouteSettings {
   query: readonly string[] | undefined;
   vary: readonly string[];
   shared: boolean;
+  metricsLabel: string | undefined;
 }
 
 /** Settings of one invalidating route after parsing. */
@@ -98,7 +102,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -152,14 +156,21 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     };
   }
 
+  if (o.metrics !== undefined) {
+    checkObject(o.metrics, 'option "metrics"');
+    checkKnown(o.metrics, ['registry', 'prefix'], 'metrics');
+  }
+
   return {
     l1,
+    metrics: o.metrics as CacheSettings['metrics'],
     redis: o.redis,
     prefix,
     ttlMs: o.ttl === undefined ? 60_000 : parseDuration('ttl', o.ttl, { allowZero: false }),
     timeoutMs: o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs),
     header,
     logger: o.logger ?? consoleLogger,
+    loggerGiven: o.logger !== undefined,
     lockWaitMs: o.lockWaitMs === undefined ? 500 : positiveNumber('lockWaitMs', o.lockWaitMs),
     lockTtlMs: o.lockTtlMs === undefined ? 5000 : positiveNumber('lockTtlMs', o.lockTtlMs),
     refreshBackoffMs: o.refreshBackoffMs === undefined ? 5000 : positiveNumber('refreshBackoffMs', o.refreshBackoffMs),
@@ -178,7 +189,7 @@ function checkFromRequest(option: string, value: unknown, { required }: { requir
   if (typeof value !== 'string' || value === '') fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
 }
 
-const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared'] as const;
+const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel'] as const;
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Validates `cache.route` options. */
@@ -199,6 +210,7 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
     }
   }
   if (o.shared !== undefined && typeof o.shared !== 'boolean') fail('shared', 'must be a boolean');
+  if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === '')) fail('metricsLabel', 'must be a non-empty string');
   if (o.maxBodyBytes !== undefined) positiveNumber('maxBodyBytes', o.maxBodyBytes, { integer: true });
   return {
     namespace: o.namespace as FromRequest<string>,
@@ -210,6 +222,7 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
     query: o.query ? [...new Set(o.query)].sort() : undefined,
     vary: o.vary ? [...new Set(o.vary.map((h) => h.toLowerCase()))].sort() : [],
     shared: o.shared ?? false,
+    metricsLabel: o.metricsLabel,
   };
 }
 

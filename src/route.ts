@@ -48,9 +48,8 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     if (header && !res.headersSent) res.setHeader(header, value);
   };
 
-  const passThrough = (res: Response, next: NextFunction, namespace: string | undefined, reason: string): void => {
-    engine.stats.count('bypasses', namespace);
-    logger.debug({ namespace, reason }, `express-cache-aside: BYPASS: ${reason}`);
+  const passThrough = (res: Response, next: NextFunction, namespace: string, reason: string): void => {
+    engine.record('bypasses', namespace ?? '', undefined, reason, settings.metricsLabel);
     setHeader(res, 'BYPASS');
     next();
   };
@@ -64,7 +63,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const captured = await done;
     const why = whyNotStored(req, captured, settings);
     if (why !== undefined) {
-      logger.debug({ namespace, key, reason: why }, `express-cache-aside: not stored: ${why}`);
+      engine.notStored(namespace, key, why);
       return null;
     }
     const now = Date.now();
@@ -86,12 +85,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     if (fill && fill.token === null) {
       const payload = await engine.waitForFill(namespace, key);
       if (payload !== null && isResponse(payload)) {
-        engine.stats.count('hits', namespace);
+        engine.record('hits', namespace, key, undefined, settings.metricsLabel);
         replay(req, res, payload, 'HIT', header);
         return payload;
       }
     }
-    engine.stats.count('misses', namespace);
+    engine.record('misses', namespace, key, undefined, settings.metricsLabel);
     let filled: Filled | null = null;
     try {
       filled = await runHandler(req, res, next, namespace, key, fill);
@@ -110,7 +109,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Lookup): void => {
     if (req.method === 'HEAD') {
       // A HEAD answer has no body to store; the handler answers it.
-      engine.stats.count('misses', namespace);
+      engine.record('misses', namespace, key, undefined, settings.metricsLabel);
       setHeader(res, 'MISS');
       next();
       return;
@@ -123,16 +122,16 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     result.then(
       (payload) => {
         if (payload !== null) {
-          engine.stats.count('hits', namespace);
+          engine.record('hits', namespace, key, undefined, settings.metricsLabel);
           replay(req, res, payload, 'HIT', header);
         } else {
           // The leader's answer was not storable (a cookie, an error, ...): never shared; this request runs the handler itself.
-          engine.stats.count('misses', namespace);
+          engine.record('misses', namespace, key, undefined, settings.metricsLabel);
           void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
         }
       },
       () => {
-        engine.stats.count('misses', namespace);
+        engine.record('misses', namespace, key, undefined, settings.metricsLabel);
         void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
       },
     ).catch(next);
@@ -210,12 +209,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       switch (found.state) {
         case 'hit':
           if (!isResponse(found.payload!)) break;
-          engine.stats.count('hits', namespace);
+          engine.record('hits', namespace, key, undefined, settings.metricsLabel);
           replay(req, res, found.payload!, 'HIT', header);
           return;
         case 'stale':
           if (!isResponse(found.payload!)) break;
-          engine.stats.count('stale', namespace);
+          engine.record('stale', namespace, key, undefined, settings.metricsLabel);
           replay(req, res, found.payload!, 'STALE', header);
           refresh(req, namespace, key);
           return;

@@ -49,6 +49,8 @@ export interface CacheOptions {
    * @default undefined ({ max: 1000, ttl: '5s' } when given as {})
    */
   l1?: { max?: number; ttl?: Duration };
+  /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
+  metrics?: { registry: unknown; prefix?: string };
 }
 
 /** A value, or a function of the request that gives it. */
@@ -74,6 +76,8 @@ export interface RouteOptions {
   vary?: string[];
   /** Serve and store requests that carry Authorization as one shared entry. Only for responses that are the same for every user. @default false */
   shared?: boolean;
+  /** Metrics label of this route's decisions. @default the namespace's family: the part before the first ':' */
+  metricsLabel?: string;
 }
 
 /** Options of `cache.invalidate`. */
@@ -95,6 +99,8 @@ export type WarmupTarget = string | { path: string; headers?: IncomingHttpHeader
 export interface WarmupOptions {
   /** Targets warmed at once. @default 4 */
   concurrency?: number;
+  /** Warm again on this interval (unref'd, stopped by close(); a run still going skips the next). @default once */
+  every?: Duration;
 }
 
 /** What one warmup target did. */

@@ -34,6 +34,9 @@ function checkTargets(targets: unknown): asserts targets is WarmupTarget[] {
 export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], options: WarmupOptions = {}): Promise<WarmupReport> {
   if (typeof app !== 'function') throw new TypeError('express-cache-aside: warmup needs the express app (a request handler function)');
   checkTargets(targets);
+  for (const name of Object.keys(options)) {
+    if (name !== 'concurrency' && name !== 'every') throw new TypeError(`express-cache-aside: option "${name}" is not an option of warmup() (known: concurrency, every)`);
+  }
   const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('express-cache-aside: option "concurrency" must be a positive integer');
   const logger = engine.settings.logger;

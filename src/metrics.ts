@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics through prom-client, an optional peer dependency: it is
+ * loaded only when `createCache({ metrics: { registry } })` asks for it.
+ * Decisions are labelled by namespace family (the part before the first
+ * ':', or the route's metricsLabel), so 100,000 `user:N` namespaces make one
+ * series, not 100,000.
+ */
+import type { CacheObserver } from './engine';
+import type { Outcome } from './stats';
+
+/** Options of `createCache({ metrics })`. */
+export interface MetricsOptions {
+  /** A prom-client Registry the metrics are registered in. */
+  registry: unknown;
+  /** Prefix of metric names. @default 'express_cache_aside_' */
+  prefix?: string;
+}
+
+interface CounterLike {
+  labels(...values: string[]): { inc(): void };
+}
+interface HistogramLike {
+  labels(...values: string[]): { observe(value: number): void };
+}
+interface PromClient {
+  Registry: new () => unknown;
+  Counter: new (config: object) => CounterLike;
+  Histogram: new (config: object) => HistogramLike;
+}
+interface RegistryLike {
+  getSingleMetric(name: string): unknown;
+}
+
+const OUTCOMES: Outcome[] = ['hits', 'misses', 'stale', 'bypasses', 'errors'];
+const HELP: Record<Outcome, string> = {
+  hits: 'Requests and getOrSet calls answered from the cache',
+  misses: 'Requests and getOrSet calls that ran the handler or fetch and stored the answer when it could',
+  stale: 'Stale copies served while being refreshed or while the origin failed',
+  bypasses: 'Requests served around the cache (store error or timeout, Authorization, pending clear)',
+  errors: 'Store calls that failed or timed out',
+};
+
+function loadPromClient(): PromClient {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('prom-client') as PromClient;
+  } catch {
+    throw new TypeError('express-cache-aside: option "metrics" needs prom-client installed (npm install prom-client)');
+  }
+}
+
+/** Builds the observer that feeds prom-client; throws a TypeError for a bad registry or a missing prom-client. */
+export function createMetricsObserver(options: MetricsOptions): CacheObserver {
+  const prom = loadPromClient();
+  const registry = options.registry as RegistryLike;
+  if (typeof registry !== 'object' || registry === null || typeof registry.getSingleMetric !== 'function') {
+    throw new TypeError('express-cache-aside: option "metrics.registry" must be a prom-client Registry');
+  }
+  const prefix = options.prefix ?? 'express_cache_aside_';
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new TypeError('express-cache-aside: option "metrics.prefix" must be a valid Prometheus metric name prefix');
+
+  // Two caches on one registry share the metrics instead of failing on a duplicate name.
+  const counter = (outcome: Outcome): CounterLike => {
+    const name = `${prefix}${outcome}_total`;
+    return (registry.getSingleMetric(name) as CounterLike | undefined)
+      ?? new prom.Counter({ name, help: HELP[outcome], labelNames: ['family'], registers: [registry] });
+  };
+  const counters = Object.fromEntries(OUTCOMES.map((o) => [o, counter(o)])) as Record<Outcome, CounterLike>;
+  const durationName = `${prefix}store_duration_seconds`;
+  const duration = (registry.getSingleMetric(durationName) as HistogramLike | undefined) ?? new prom.Histogram({
+    name: durationName,
+    help: 'Store round-trip time by operation and result',
+    labelNames: ['operation', 'result'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+
+  // Label children are looked up once per (outcome, family), not on every request.
+  const children = new Map<string, { inc(): void }>();
+  return {
+    decision(outcome, family) {
+      const id = `${outcome}\0${family}`;
+      let child = children.get(id);
+      if (!child) {
+        child = counters[outcome].labels(family);
+        children.set(id, child);
+      }
+      child.inc();
+    },
+    storeCall(operation, seconds, ok) {
+      duration.labels(operation, ok ? 'ok' : 'error').observe(seconds);
+    },
+  };
+}
