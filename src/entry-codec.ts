@@ -5,7 +5,7 @@
  * slices of the same buffer to the response: no JSON, no copies.
  *
  *   0  u8   version (1)
- *   1  u8   kind (0 response, 1 value)
+ *   1  u8   kind (0 response, 1 value, 2 response whose body is gzipped)
  *   2  f64  storedAt (ms since epoch)
  *   10 f64  freshUntil
  *   18 f64  staleUntil
@@ -18,6 +18,7 @@ import { deserialize, serialize } from 'node:v8';
 const VERSION = 1;
 const KIND_RESPONSE = 0;
 const KIND_VALUE = 1;
+const KIND_RESPONSE_GZIP = 2;
 const TIMES_END = 26;
 const RESPONSE_HEAD = 32;
 
@@ -44,11 +45,11 @@ function writeTimes(buf: Buffer, kind: number, times: EntryTimes): void {
 }
 
 /** Encodes a response entry. Header names and values must be latin1 (Node enforces that for headers). */
-export function encodeResponse(response: StoredResponse, times: EntryTimes): Buffer {
+export function encodeResponse(response: StoredResponse, times: EntryTimes, gzipped = false): Buffer {
   const headerBlock = response.headers.join('\0');
   const headerLength = Buffer.byteLength(headerBlock, 'latin1');
   const buf = Buffer.allocUnsafe(RESPONSE_HEAD + headerLength + response.body.length);
-  writeTimes(buf, KIND_RESPONSE, times);
+  writeTimes(buf, gzipped ? KIND_RESPONSE_GZIP : KIND_RESPONSE, times);
   buf.writeUInt16BE(response.status, 26);
   buf.writeUInt32BE(headerLength, 28);
   buf.write(headerBlock, RESPONSE_HEAD, 'latin1');
@@ -67,12 +68,17 @@ export function encodeValue(value: unknown, times: EntryTimes): Buffer {
 
 /** True when the buffer is an envelope this version can read. */
 export function isEnvelope(buf: Buffer): boolean {
-  return buf.length >= TIMES_END && buf[0] === VERSION && (buf[1] === KIND_RESPONSE || buf[1] === KIND_VALUE);
+  return buf.length >= TIMES_END && buf[0] === VERSION && (buf[1] === KIND_RESPONSE || buf[1] === KIND_VALUE || buf[1] === KIND_RESPONSE_GZIP);
 }
 
 /** True for a response entry. */
 export function isResponse(buf: Buffer): boolean {
-  return buf[1] === KIND_RESPONSE && buf.length >= RESPONSE_HEAD;
+  return (buf[1] === KIND_RESPONSE || buf[1] === KIND_RESPONSE_GZIP) && buf.length >= RESPONSE_HEAD;
+}
+
+/** True for a response entry stored gzipped (its headers are those of the gzipped representation). */
+export function isGzipped(buf: Buffer): boolean {
+  return buf[1] === KIND_RESPONSE_GZIP;
 }
 
 /** When the entry was stored. */

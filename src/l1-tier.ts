@@ -52,7 +52,8 @@ export class L1Tier {
   }
 
   private subscribe(publisher: Redis | Cluster): void {
-    const subscriber = publisher.duplicate() as Redis | Cluster;
+    // Named, so an operator (or a test) can tell the tier's connection apart in CLIENT LIST.
+    const subscriber = publisher.duplicate({ connectionName: `express-cache-aside:l1:${this.channel}` } as never) as Redis | Cluster;
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {

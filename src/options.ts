@@ -26,6 +26,7 @@ export interface CacheSettings {
   memory: { maxEntries: number; maxBytes: number };
   l1: { max: number; ttlMs: number } | undefined;
   metrics: { registry: unknown; prefix?: string } | undefined;
+  compression: { thresholdBytes: number } | undefined;
 }
 
 /** Settings of one cached route after parsing. */
@@ -102,7 +103,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -161,7 +162,17 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     checkKnown(o.metrics, ['registry', 'prefix'], 'metrics');
   }
 
+  let compression: CacheSettings['compression'];
+  if (o.compress === true) compression = { thresholdBytes: 1024 };
+  else if (o.compress !== undefined && o.compress !== false) {
+    checkObject(o.compress, 'option "compress"');
+    checkKnown(o.compress, ['threshold'], 'compress');
+    const c = defined(o.compress);
+    compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
+  }
+
   return {
+    compression,
     l1,
     metrics: o.metrics as CacheSettings['metrics'],
     redis: o.redis,

@@ -5,7 +5,8 @@
  */
 import type { Request, Response } from 'express';
 import fresh from 'fresh';
-import { responseBody, responseHeaders, responseStatus, storedAt } from './entry-codec';
+import { acceptsGzip, inflate } from './compression';
+import { isGzipped, responseBody, responseHeaders, responseStatus, storedAt } from './entry-codec';
 
 /** Headers a 304 repeats from the 200 it stands for (RFC 9110 15.4.5). */
 const NOT_MODIFIED_HEADERS = new Set(['etag', 'cache-control', 'content-location', 'expires', 'vary', 'last-modified']);
@@ -25,7 +26,9 @@ function notModified(req: Request, headers: string[]): boolean {
 /** Sends a stored response entry. `cacheStatus` is what the cache header says (HIT or STALE). */
 export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false): void {
   const status = responseStatus(payload);
-  const headers = responseHeaders(payload);
+  let headers = responseHeaders(payload);
+  let body = responseBody(payload);
+  if (isGzipped(payload) && !acceptsGzip(req)) ({ headers, body } = inflate(headers, body));
   res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - storedAt(payload)) / 1000))));
   if (header) res.setHeader(header, cacheStatus);
   const h = req.headers;
@@ -38,5 +41,5 @@ export function replay(req: Request, res: Response, payload: Buffer, cacheStatus
   }
   res.writeHead(status, headers);
   if (req.method === 'HEAD') res.end();
-  else res.end(responseBody(payload));
+  else res.end(body);
 }

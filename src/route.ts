@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { compressForStorage, shouldCompress } from './compression';
 import { encodeResponse, isResponse } from './entry-codec';
 import type { Engine, FillTarget, Lookup } from './engine';
 import type { AppClient } from './internal-request';
@@ -70,12 +71,19 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const ttlMs = settings.ttlMs ?? engine.settings.ttlMs;
     const freshMs = engine.freshMs(ttlMs);
     const body = captured.body.length === 1 ? captured.body[0]! : Buffer.concat(captured.body, captured.bodyLength);
+    const times = { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + settings.staleTtlMs };
+    const compress = engine.settings.compression !== undefined && shouldCompress(captured, body, engine.settings.compression);
     captured.headers.push('Content-Length', String(body.length));
-    const payload = encodeResponse(
-      { status: captured.status, headers: captured.headers, body },
-      { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + settings.staleTtlMs },
-    );
-    const written = fill ? engine.write(namespace, key, fill, payload, freshMs + settings.staleTtlMs) : Promise.resolve(false);
+    const payload = encodeResponse({ status: captured.status, headers: captured.headers, body }, times);
+    if (!fill) return { payload, written: Promise.resolve(false) };
+    const ttl = freshMs + settings.staleTtlMs;
+    // Waiters in this process get the plain entry at once; the store gets it gzipped, compressed off the request path.
+    const written = compress
+      ? compressForStorage(captured.headers, body).then(
+        (gz) => engine.write(namespace, key, fill, gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload, ttl),
+        () => engine.write(namespace, key, fill, payload, ttl),
+      )
+      : engine.write(namespace, key, fill, payload, ttl);
     return { payload, written };
   };
 

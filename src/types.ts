@@ -51,6 +51,8 @@ export interface CacheOptions {
   l1?: { max?: number; ttl?: Duration };
   /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
   metrics?: { registry: unknown; prefix?: string };
+  /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */
+  compress?: boolean | { threshold?: number };
 }
 
 /** A value, or a function of the request that gives it. */
