@@ -7,6 +7,7 @@
  * clears that failed and are retried until they succeed.
  */
 import { randomBytes } from 'node:crypto';
+import { uniqueToken } from './tokens';
 import { CircuitBreaker } from './circuit-breaker';
 import { CacheStoreError } from './errors';
 import { freshUntil, isEnvelope, staleUntil } from './entry-codec';
@@ -205,7 +206,7 @@ export class Engine {
    * Resolves undefined when the store failed: then nothing is written.
    */
   async prepareFill(namespace: string, key: string, withLock: boolean, seq: number): Promise<FillTarget | undefined> {
-    const token = withLock ? randomBytes(9).toString('base64url') : undefined;
+    const token = withLock ? uniqueToken() : undefined;
     try {
       const { generation, locked } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace });
       return { generation, seq, token: locked ? token! : null };
@@ -214,11 +215,16 @@ export class Engine {
     }
   }
 
-  /** Writes an entry in the background under the generation its fill saw; resolves whether it was stored, never rejects. */
+  /**
+   * Writes an entry in the background under the generation its fill saw, and
+   * releases the fill's lock in the same round trip; resolves whether it was
+   * stored, never rejects.
+   */
   write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number): Promise<boolean> {
     if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
     const generation = fill.generation;
-    const pending = this.call('write', () => this.store.write(namespace, key, generation, payload, ttlMs), { timeoutMs: this.backgroundTimeoutMs, namespace }).then(
+    const release = fill.token ?? undefined;
+    const pending = this.call('write', () => this.store.write(namespace, key, generation, payload, ttlMs, release), { timeoutMs: this.backgroundTimeoutMs, namespace }).then(
       (written) => {
         if (!written) this.notStored(namespace, key, 'cleared while filling');
         return written;
@@ -289,7 +295,7 @@ export class Engine {
 
   /** Takes a lock: a token when taken, null when another holds it, undefined when the store failed. */
   async lock(namespace: string, key: string, kind: LockKind, ttlMs = this.settings.lockTtlMs): Promise<string | null | undefined> {
-    const token = randomBytes(9).toString('base64url');
+    const token = uniqueToken();
     try {
       return (await this.call('lock', () => this.store.acquireLock(namespace, key, kind, token, ttlMs), { namespace })) ? token : null;
     } catch {

@@ -90,7 +90,8 @@ export function createGetOrSet(engine: Engine) {
       try {
         fetched = { value: await fetch() };
         const stored = store(namespace, key, fill, fetched.value, ttlMs, staleMs);
-        if (token) void (stored ? stored.written : Promise.resolve()).finally(() => engine.unlock(namespace, key, 'fill', token));
+        // A stored value's write releases the lock itself; otherwise release it now.
+        if (token && !stored) engine.unlock(namespace, key, 'fill', token);
         return stored?.payload ?? null;
       } catch (err) {
         if (token) engine.unlock(namespace, key, 'fill', token);

@@ -104,12 +104,10 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       filled = await runHandler(req, res, next, namespace, key, fill);
       return filled?.payload ?? null;
     } finally {
+      // A stored answer's write releases the lock once the entry is in (so a waiter that sees the lock gone finds it);
+      // an answer that is not stored releases it now, so waiters stop waiting.
       const token = fill?.token;
-      if (token) {
-        // Released only once the entry is written, so a waiter that sees the lock gone finds the entry.
-        if (filled) void filled.written.finally(() => engine.unlock(namespace, key, 'fill', token));
-        else engine.unlock(namespace, key, 'fill', token);
-      }
+      if (token && !filled) engine.unlock(namespace, key, 'fill', token);
     }
   };
 

@@ -70,7 +70,8 @@ export class MemoryStore implements Store {
     return { generation, locked };
   }
 
-  async write(namespace: string, key: string, seenGeneration: Buffer, payload: Buffer, ttlMs: number): Promise<boolean> {
+  async write(namespace: string, key: string, seenGeneration: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean> {
+    if (releaseToken !== undefined) await this.releaseLock(namespace, key, 'fill', releaseToken);
     const generation = this.generations.get(namespace);
     if (!generation || !generation.equals(seenGeneration)) return false;
     // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.

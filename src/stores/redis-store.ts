@@ -27,8 +27,10 @@ return {g, locked}
 
 // Writes the entry only if the generation is still the one the fill saw
 // (ARGV[1]); the entry value already starts with it. The generation key is
-// kept at least as long as the entry.
+// kept at least as long as the entry. The fill lock KEYS[3] is released if
+// ARGV[5] still holds it, in the same round trip.
 const WRITE_SCRIPT = `
+if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
@@ -47,7 +49,7 @@ return 0
 
 interface ScriptedClient {
   expressCacheAsidePrepareBuffer(generationKey: string, lockKey: string, created: Buffer, generationTtlMs: number, token: string, lockTtlMs: number): Promise<[Buffer, number]>;
-  expressCacheAsideWrite(generationKey: string, entryKey: string, seen: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number): Promise<number>;
+  expressCacheAsideWrite(generationKey: string, entryKey: string, lockKey: string, seen: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number, releaseToken: string): Promise<number>;
   expressCacheAsideRelease(lockKey: string, token: string): Promise<number>;
   expressCacheAsideHold(lockKey: string, token: string, ttlMs: number): Promise<number>;
 }
@@ -56,7 +58,7 @@ function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   const c = client as unknown as Redis & Partial<ScriptedClient>;
   // Several caches may share one client; the scripts are the same, define them once.
   if (typeof c.expressCacheAsidePrepareBuffer !== 'function') c.defineCommand('expressCacheAsidePrepare', { numberOfKeys: 2, lua: PREPARE_SCRIPT });
-  if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 2, lua: WRITE_SCRIPT });
+  if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 3, lua: WRITE_SCRIPT });
   if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
   return c as Redis & ScriptedClient;
@@ -137,11 +139,14 @@ export class RedisStore implements Store {
     return { generation, locked: Number(locked) === 1 };
   }
 
-  async write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number): Promise<boolean> {
+  async write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean> {
     const keys = this.keys(namespace);
+    const encoded = encodeKey(key);
     const value = Buffer.concat([generation, payload]);
     const entryTtl = Math.max(1, Math.ceil(ttlMs));
-    const written = await this.client.expressCacheAsideWrite(keys.generation, keys.entryPrefix + encodeKey(key), generation, value, entryTtl, Math.max(entryTtl, GENERATION_TTL_MS));
+    const written = await this.client.expressCacheAsideWrite(
+      keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, generation, value, entryTtl, Math.max(entryTtl, GENERATION_TTL_MS), releaseToken ?? '',
+    );
     return written === 1;
   }
 

@@ -5,14 +5,14 @@
  * random token, and an entry is visible only while the generation it was
  * written under is current.
  */
-import { randomBytes } from 'node:crypto';
+import { uniqueToken } from '../tokens';
 
 /** Length in bytes of a generation token. */
 export const GENERATION_LENGTH = 16;
 
-/** A new generation token: random, so a lost or evicted generation never comes back with an old value. */
+/** A new generation token: never used before, so a lost or evicted generation never comes back with an old value. */
 export function newGeneration(): Buffer {
-  return Buffer.from(randomBytes(12).toString('base64url'), 'latin1');
+  return Buffer.from(uniqueToken(), 'latin1');
 }
 
 /** What one lookup found. */
@@ -47,9 +47,10 @@ export interface Store {
   /**
    * Writes the entry if the namespace's generation is still `generation`.
    * Resolves false when a clear (or the loss of the generation) came in
-   * between and nothing was written.
+   * between and nothing was written. When releaseToken is given, the fill
+   * lock it holds is released in the same round trip, written or not.
    */
-  write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number): Promise<boolean>;
+  write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean>;
   /** Replaces each namespace's generation: every entry in it becomes unreachable at once. */
   clear(namespaces: readonly string[]): Promise<void>;
   /** Takes a lock if free. */
