@@ -54,6 +54,8 @@ export interface FillTarget {
   generation: Buffer;
   seq: number;
   token: string | null;
+  /** A fresh entry another fill landed since the lookup missed: serve it instead of filling. */
+  landed?: Buffer | null;
 }
 
 const POLL_INTERVAL_MS = 25;
@@ -63,6 +65,13 @@ const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 function bypass(reason: string): Lookup {
   return { state: 'bypass', payload: null, generation: null, locked: false, reason, seq: 0 };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${ms} ms`)), ms);
+    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -208,8 +217,9 @@ export class Engine {
   async prepareFill(namespace: string, key: string, withLock: boolean, seq: number): Promise<FillTarget | undefined> {
     const token = withLock ? uniqueToken() : undefined;
     try {
-      const { generation, locked } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace });
-      return { generation, seq, token: locked ? token! : null };
+      const { generation, locked, payload } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace });
+      const landed = payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit' ? payload : null;
+      return { generation, seq, token: locked ? token! : null, landed };
     } catch {
       return undefined;
     }
@@ -280,8 +290,8 @@ export class Engine {
       this.clearRetry = undefined;
       const namespaces = [...this.uncleared];
       if (namespaces.length === 0) return;
-      // Straight to the store: the breaker must not keep a retry from probing.
-      this.clearAndPublish(namespaces).then(
+      // Straight to the store (the breaker must not keep a retry from probing), bounded like all background work.
+      withTimeout(this.clearAndPublish(namespaces), this.backgroundTimeoutMs).then(
         () => {
           for (const namespace of namespaces) this.uncleared.delete(namespace);
           this.settings.logger.warn({ namespaces }, 'express-cache-aside: retried clear succeeded');

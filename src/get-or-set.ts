@@ -82,6 +82,7 @@ export function createGetOrSet(engine: Engine) {
     let fetched: { value: T } | undefined;
     const { leader, result } = engine.coalesce('value', namespace, key, async () => {
       const fill = await engine.prepareFill(namespace, key, true, found.seq);
+      if (fill?.landed && !isResponse(fill.landed)) return fill.landed;
       const token = fill?.token;
       if (fill && token === null) {
         const payload = await engine.waitForFill(namespace, key);

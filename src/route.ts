@@ -90,6 +90,11 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   /** The leader of a fill in this process: takes the cross-process lock, or waits for the process that holds it. */
   const lead = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Lookup): Promise<Buffer | null> => {
     const fill = await engine.prepareFill(namespace, key, true, seen.seq);
+    if (fill?.landed && isResponse(fill.landed)) {
+      engine.record('hits', namespace, key, undefined, settings.metricsLabel);
+      replay(req, res, fill.landed, 'HIT', header);
+      return fill.landed;
+    }
     if (fill && fill.token === null) {
       const payload = await engine.waitForFill(namespace, key);
       if (payload !== null && isResponse(payload)) {

@@ -6,7 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { encodeKey, encodePart } from '../keys';
-import { newGeneration, type LockKind, type Store, type StoreLookup } from './store';
+import { newGeneration, type LockKind, type PreparedFill, type Store, type StoreLookup } from './store';
 
 interface StoredEntry {
   generation: Buffer;
@@ -60,14 +60,17 @@ export class MemoryStore implements Store {
     return { generation, payload, locked: withLock ? this.liveLock(`fill:${id}`) !== undefined : false };
   }
 
-  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }> {
+  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<PreparedFill> {
     let generation = this.generations.get(namespace);
     if (!generation) {
       generation = newGeneration();
       this.generations.set(namespace, generation);
+    } else {
+      const entry = this.entries.get(this.entryKey(namespace, key));
+      if (entry && entry.generation.equals(generation)) return { generation, locked: false, payload: entry.payload };
     }
     const locked = lockToken === undefined ? false : await this.acquireLock(namespace, key, 'fill', lockToken, lockTtlMs);
-    return { generation, locked };
+    return { generation, locked, payload: null };
   }
 
   async write(namespace: string, key: string, seenGeneration: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean> {
@@ -105,8 +108,9 @@ export class MemoryStore implements Store {
   }
 
   async holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void> {
-    const lock = this.liveLock(`${kind}:${this.entryKey(namespace, key)}`);
-    if (lock?.token === token) lock.expiresAt = Date.now() + ttlMs;
+    const id = `${kind}:${this.entryKey(namespace, key)}`;
+    const lock = this.liveLock(id);
+    if (lock === undefined || lock.token === token) this.locks.set(id, { token, expiresAt: Date.now() + ttlMs });
   }
 
   async close(): Promise<void> {

@@ -7,18 +7,23 @@
 import type { Cluster, Redis } from 'ioredis';
 import { encodeKey, namespaceKeys, type NamespaceKeys } from '../keys';
 import { LRUCache } from 'lru-cache';
-import { GENERATION_LENGTH, newGeneration, type LockKind, type Store, type StoreLookup } from './store';
+import { GENERATION_LENGTH, newGeneration, type LockKind, type PreparedFill, type Store, type StoreLookup } from './store';
 
 /** A generation outlives every entry written under it; after a clear it is kept this long even with no writes. */
 export const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
 
 // Before a fill: the generation (created if missing, so concurrent first
-// fills agree on one) and, if ARGV[3] is not empty, the fill lock.
+// fills agree on one); the entry, if another process's fill landed since the
+// lookup missed (then no lock is taken); otherwise, if ARGV[3] is not empty,
+// the fill lock.
 const PREPARE_SCRIPT = `
 local g = redis.call('GET', KEYS[1])
 if not g then
   g = ARGV[1]
   redis.call('SET', KEYS[1], g, 'PX', ARGV[2])
+else
+  local e = redis.call('GET', KEYS[3])
+  if e and string.sub(e, 1, string.len(g)) == g then return {g, 0, e} end
 end
 local locked = 0
 if ARGV[3] ~= '' and redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4], 'NX') then locked = 1 end
@@ -42,13 +47,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// Holds a lock for a backoff: extends it if this token holds it, takes it if
+// it is free (a refresh that outlived its lock must still back off).
 const HOLD_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local v = redis.call('GET', KEYS[1])
+if not v or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 return 0
 `;
 
 interface ScriptedClient {
-  expressCacheAsidePrepareBuffer(generationKey: string, lockKey: string, created: Buffer, generationTtlMs: number, token: string, lockTtlMs: number): Promise<[Buffer, number]>;
+  expressCacheAsidePrepareBuffer(generationKey: string, lockKey: string, entryKey: string, created: Buffer, generationTtlMs: number, token: string, lockTtlMs: number): Promise<[Buffer, number, Buffer?]>;
   expressCacheAsideWrite(generationKey: string, entryKey: string, lockKey: string, seen: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number, releaseToken: string): Promise<number>;
   expressCacheAsideRelease(lockKey: string, token: string): Promise<number>;
   expressCacheAsideHold(lockKey: string, token: string, ttlMs: number): Promise<number>;
@@ -57,7 +68,7 @@ interface ScriptedClient {
 function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   const c = client as unknown as Redis & Partial<ScriptedClient>;
   // Several caches may share one client; the scripts are the same, define them once.
-  if (typeof c.expressCacheAsidePrepareBuffer !== 'function') c.defineCommand('expressCacheAsidePrepare', { numberOfKeys: 2, lua: PREPARE_SCRIPT });
+  if (typeof c.expressCacheAsidePrepareBuffer !== 'function') c.defineCommand('expressCacheAsidePrepare', { numberOfKeys: 3, lua: PREPARE_SCRIPT });
   if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 3, lua: WRITE_SCRIPT });
   if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
@@ -131,12 +142,14 @@ export class RedisStore implements Store {
     return { generation, payload, locked: withLock && replies[2] != null };
   }
 
-  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }> {
+  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<PreparedFill> {
     const keys = this.keys(namespace);
-    const [generation, locked] = await this.client.expressCacheAsidePrepareBuffer(
-      keys.generation, keys.lockPrefix + encodeKey(key), newGeneration(), GENERATION_TTL_MS, lockToken ?? '', Math.max(1, Math.ceil(lockTtlMs)),
+    const encoded = encodeKey(key);
+    const [generation, locked, entry] = await this.client.expressCacheAsidePrepareBuffer(
+      keys.generation, keys.lockPrefix + encoded, keys.entryPrefix + encoded, newGeneration(), GENERATION_TTL_MS, lockToken ?? '', Math.max(1, Math.ceil(lockTtlMs)),
     );
-    return { generation, locked: Number(locked) === 1 };
+    const payload = entry && entry.length > GENERATION_LENGTH ? entry.subarray(GENERATION_LENGTH) : null;
+    return { generation, locked: Number(locked) === 1, payload };
   }
 
   async write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean> {

@@ -25,6 +25,16 @@ export interface StoreLookup {
   locked: boolean;
 }
 
+/** What prepareFill found. */
+export interface PreparedFill {
+  /** The generation to write under. */
+  generation: Buffer;
+  /** Whether the fill lock was taken. */
+  locked: boolean;
+  /** An entry that landed since the lookup missed (then no lock was taken). */
+  payload: Buffer | null;
+}
+
 /** Which lock: the fill of a missing entry, or the refresh of a stale one. */
 export type LockKind = 'fill' | 'refresh';
 
@@ -40,10 +50,11 @@ export interface Store {
   lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup>;
   /**
    * Gets a fill ready in one round trip: the namespace's generation (created
-   * when there is none, so concurrent first fills agree on it) and, when
-   * lockToken is given, the fill lock. A fill writes under this generation.
+   * when there is none, so concurrent first fills agree on it); the entry if
+   * one landed since the lookup missed; otherwise, when lockToken is given,
+   * the fill lock. A fill writes under this generation.
    */
-  prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<{ generation: Buffer; locked: boolean }>;
+  prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<PreparedFill>;
   /**
    * Writes the entry if the namespace's generation is still `generation`.
    * Resolves false when a clear (or the loss of the generation) came in
@@ -57,7 +68,7 @@ export interface Store {
   acquireLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<boolean>;
   /** Releases a lock if this token still holds it. */
   releaseLock(namespace: string, key: string, kind: LockKind, token: string): Promise<void>;
-  /** Keeps a lock this token holds for ttlMs more (a failed refresh holds it for the backoff). */
+  /** Holds a lock for ttlMs: extends it if this token holds it, takes it if free (a failed refresh holds it for the backoff). */
   holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void>;
   /** Releases what the store started itself (never a client it was given). */
   close(): Promise<void>;

@@ -166,6 +166,21 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(await store.acquireLock(n, 'k', 'fill', 'c', 5000)).to.equal(true);
     });
 
+    it('prepareFill returns an entry that landed since the lookup, and takes no lock then', async function () {
+      const n = ns('landed');
+      await put(store, n, 'k', bytes('landed'));
+      const prepared = await store.prepareFill(n, 'k', 'token', 5000);
+      expect(prepared.payload!.toString()).to.equal('landed');
+      expect(prepared.locked).to.equal(false);
+      expect((await store.lookup(n, 'k', true)).locked).to.equal(false);
+    });
+
+    it('holdLock takes a free lock (a refresh that outlived its lock still backs off)', async function () {
+      const n = ns('hold-free');
+      await store.holdLock(n, 'k', 'refresh', 'late', 5000);
+      expect(await store.acquireLock(n, 'k', 'refresh', 'other', 5000)).to.equal(false);
+    });
+
     it('holdLock extends only the holder\'s lock', async function () {
       const n = ns('hold');
       expect(await store.acquireLock(n, 'k', 'refresh', 'mine', 150)).to.equal(true);
