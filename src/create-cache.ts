@@ -45,26 +45,30 @@ export function createCache(options?: CacheOptions): Cache {
       await engine.clear(namespaces);
     },
     warmup(app, targets, warmupOptions) {
-      const first = warmup(engine, appClient, app as RequestListener, targets, warmupOptions);
-      if (warmupOptions?.every !== undefined) {
-        const everyMs = parseDuration('every', warmupOptions.every, { allowZero: false });
-        let running: Promise<unknown> = first;
-        let busy = true;
-        void first.finally(() => { busy = false; });
-        const timer = setInterval(() => {
-          if (busy || engine.closed) {
-            settings.logger.info({}, 'express-cache-aside: periodic warmup skipped, the previous run is still going');
-            return;
-          }
-          busy = true;
-          running = warmup(engine, appClient, app as RequestListener, targets, warmupOptions)
-            .catch((err: unknown) => settings.logger.error({ err: String(err) }, 'express-cache-aside: periodic warmup failed'))
-            .finally(() => { busy = false; });
-        }, everyMs);
-        timer.unref();
-        timers.add(timer);
-        void running;
+      let everyMs: number | undefined;
+      try {
+        if (warmupOptions?.every !== undefined) everyMs = parseDuration('every', warmupOptions.every, { allowZero: false });
+      } catch (err) {
+        return Promise.reject(err);
       }
+      const first = warmup(engine, appClient, app as RequestListener, targets, warmupOptions);
+      if (everyMs === undefined) return first;
+      let busy = true;
+      const timer = setInterval(() => {
+        if (engine.closed) return;
+        if (busy) {
+          settings.logger.info({}, 'express-cache-aside: periodic warmup skipped, the previous run is still going');
+          return;
+        }
+        busy = true;
+        warmup(engine, appClient, app as RequestListener, targets, warmupOptions)
+          .catch((err: unknown) => settings.logger.error({ err: String(err) }, 'express-cache-aside: periodic warmup failed'))
+          .finally(() => { busy = false; });
+      }, everyMs);
+      timer.unref();
+      timers.add(timer);
+      // A first run that rejects had bad arguments: nothing is scheduled.
+      first.then(() => { busy = false; }, () => { clearInterval(timer); timers.delete(timer); });
       return first;
     },
     stats: () => engine.stats.snapshot(),

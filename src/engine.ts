@@ -129,11 +129,11 @@ export class Engine {
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  async call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace }: { timeoutMs?: number; namespace?: string } = {}): Promise<T> {
+  async call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: { timeoutMs?: number; namespace?: string; label?: string } = {}): Promise<T> {
     if (this.closed) throw new CacheStoreError('ECACHE_CLOSED', 'cache is closed');
     if (!this.store.isReady()) {
       const err = new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
-      this.failed(err, namespace);
+      this.failed(err, namespace, label);
       throw err;
     }
     if (this.breaker && !this.breaker.allow()) throw new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures');
@@ -150,7 +150,7 @@ export class Engine {
       return result;
     } catch (err) {
       observer?.storeCall(operation, (performance.now() - started) / 1000, false);
-      this.failed(err as CacheStoreError, namespace);
+      this.failed(err as CacheStoreError, namespace, label);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -165,9 +165,9 @@ export class Engine {
     }
   }
 
-  private failed(err: CacheStoreError, namespace: string | undefined): void {
+  private failed(err: CacheStoreError, namespace: string | undefined, label?: string): void {
     this.stats.count('errors', namespace);
-    this.observer?.decision('errors', namespace === undefined ? '' : namespaceFamily(namespace));
+    this.observer?.decision('errors', label ?? (namespace === undefined ? '' : namespaceFamily(namespace)));
     const opened = this.breaker?.failure() ?? false;
     const now = Date.now();
     // One warning when trouble starts (and at most one per interval after), not one per request.
@@ -181,7 +181,7 @@ export class Engine {
   }
 
   /** Looks an entry up (in the in-process tier first, unless withLock: a fill needs the store's view); never rejects. */
-  async lookup(namespace: string, key: string, withLock = false): Promise<Lookup> {
+  async lookup(namespace: string, key: string, withLock = false, label?: string): Promise<Lookup> {
     if (this.closed) return bypass('closed');
     if (this.uncleared.size > 0 && this.uncleared.has(namespace)) return bypass('pending-clear');
     const l1 = this.l1;
@@ -195,7 +195,7 @@ export class Engine {
     }
     let found;
     try {
-      found = await this.call('lookup', () => this.store.lookup(namespace, key, withLock), { namespace });
+      found = await this.call('lookup', () => this.store.lookup(namespace, key, withLock), { namespace, label });
     } catch (err) {
       return bypass((err as CacheStoreError).code === 'ECACHE_TIMEOUT' ? 'timeout' : (err as CacheStoreError).code === 'ECACHE_CIRCUIT_OPEN' ? 'circuit-open' : 'error');
     }
@@ -214,10 +214,10 @@ export class Engine {
    * cross-process fill lock (token null: another process holds it).
    * Resolves undefined when the store failed: then nothing is written.
    */
-  async prepareFill(namespace: string, key: string, withLock: boolean, seq: number): Promise<FillTarget | undefined> {
+  async prepareFill(namespace: string, key: string, withLock: boolean, seq: number, label?: string): Promise<FillTarget | undefined> {
     const token = withLock ? uniqueToken() : undefined;
     try {
-      const { generation, locked, payload } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace });
+      const { generation, locked, payload } = await this.call('prepare', () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs), { namespace, label });
       const landed = payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit' ? payload : null;
       return { generation, seq, token: locked ? token! : null, landed };
     } catch {
@@ -230,11 +230,11 @@ export class Engine {
    * releases the fill's lock in the same round trip; resolves whether it was
    * stored, never rejects.
    */
-  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number): Promise<boolean> {
+  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number, label?: string): Promise<boolean> {
     if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
     const generation = fill.generation;
     const release = fill.token ?? undefined;
-    const pending = this.call('write', () => this.store.write(namespace, key, generation, payload, ttlMs, release), { timeoutMs: this.backgroundTimeoutMs, namespace }).then(
+    const pending = this.call('write', () => this.store.write(namespace, key, generation, payload, ttlMs, release), { timeoutMs: this.backgroundTimeoutMs, namespace, label }).then(
       (written) => {
         if (!written) this.notStored(namespace, key, 'cleared while filling');
         return written;
@@ -328,12 +328,12 @@ export class Engine {
    * entry, or null when the wait ended without one (the other process gave
    * up, the store failed, or time ran out): then the caller fills it itself.
    */
-  async waitForFill(namespace: string, key: string): Promise<Buffer | null> {
+  async waitForFill(namespace: string, key: string, label?: string): Promise<Buffer | null> {
     this.stats.lockWaits++;
     const deadline = Date.now() + this.settings.lockWaitMs;
     while (Date.now() < deadline) {
       await sleep(Math.min(POLL_INTERVAL_MS, Math.max(1, deadline - Date.now())));
-      const found = await this.lookup(namespace, key, true);
+      const found = await this.lookup(namespace, key, true, label);
       if (found.state === 'hit' || found.state === 'stale') return found.payload;
       if (found.state === 'bypass' || !found.locked) return null;
     }

@@ -80,23 +80,23 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     // Waiters in this process get the plain entry at once; the store gets it gzipped, compressed off the request path.
     const written = compress
       ? compressForStorage(captured.headers, body).then(
-        (gz) => engine.write(namespace, key, fill, gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload, ttl),
-        () => engine.write(namespace, key, fill, payload, ttl),
+        (gz) => engine.write(namespace, key, fill, gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload, ttl, settings.metricsLabel),
+        () => engine.write(namespace, key, fill, payload, ttl, settings.metricsLabel),
       )
-      : engine.write(namespace, key, fill, payload, ttl);
+      : engine.write(namespace, key, fill, payload, ttl, settings.metricsLabel);
     return { payload, written };
   };
 
   /** The leader of a fill in this process: takes the cross-process lock, or waits for the process that holds it. */
   const lead = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Lookup): Promise<Buffer | null> => {
-    const fill = await engine.prepareFill(namespace, key, true, seen.seq);
+    const fill = await engine.prepareFill(namespace, key, true, seen.seq, settings.metricsLabel);
     if (fill?.landed && isResponse(fill.landed)) {
       engine.record('hits', namespace, key, undefined, settings.metricsLabel);
       replay(req, res, fill.landed, 'HIT', header);
       return fill.landed;
     }
     if (fill && fill.token === null) {
-      const payload = await engine.waitForFill(namespace, key);
+      const payload = await engine.waitForFill(namespace, key, settings.metricsLabel);
       if (payload !== null && isResponse(payload)) {
         engine.record('hits', namespace, key, undefined, settings.metricsLabel);
         replay(req, res, payload, 'HIT', header);
@@ -174,7 +174,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
 
   /** The internal refresh request: runs the handler even though an entry exists, stores a good answer, backs off after a bad one. */
   const refill = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void => {
-    engine.prepareFill(namespace, key, false, 0).then(async (fill) => {
+    engine.prepareFill(namespace, key, false, 0, settings.metricsLabel).then(async (fill) => {
       if (fill === undefined) {
         passThrough(res, next, namespace, 'store');
         return;
@@ -216,7 +216,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       refill(req, res, next, namespace, key, refreshToken);
       return;
     }
-    engine.lookup(namespace, key).then((found) => {
+    engine.lookup(namespace, key, false, settings.metricsLabel).then((found) => {
       switch (found.state) {
         case 'hit':
           if (!isResponse(found.payload!)) break;

@@ -5,6 +5,7 @@
  */
 import express, { type Express } from 'express';
 import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Db } from './db';
 import { errorHandler, notFoundHandler } from './http-errors';
 import { silentLogger, type Logger } from './logger';
@@ -22,10 +23,12 @@ export interface AppOptions {
   logger?: Logger;
   /** The cache's Redis client, for GET /health; absent with the in-memory store. */
   redis?: Redis;
+  /** The registry the cache's metrics are in, served at GET /metrics; absent, there is no such route. */
+  registry?: Registry;
 }
 
 /** The shop's Express application. */
-export function createApp({ db, cache, logger = silentLogger, redis }: AppOptions): Express {
+export function createApp({ db, cache, logger = silentLogger, redis, registry }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
@@ -34,7 +37,7 @@ export function createApp({ db, cache, logger = silentLogger, redis }: AppOption
   app.use('/products', productsRouter(db, cache));
   app.use('/events', eventsRouter(db, cache));
   app.use('/users', usersRouter(db, cache));
-  app.use(systemRouter(db, cache, redis));
+  app.use(systemRouter(db, cache, redis, registry));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -6,11 +6,12 @@
  */
 import type { Express } from 'express';
 import Redis from 'ioredis';
-import { createCache } from 'express-cache-aside';
+import { Registry } from 'prom-client';
+import { createCache, type Logger as CacheLogger } from 'express-cache-aside';
 import { createApp } from './app';
 import { cachePrefix } from './config';
 import { openDb, type Db } from './db';
-import { silentLogger, type Logger } from './logger';
+import { cacheLoggerFrom, silentLogger, type Logger } from './logger';
 import { migrate } from './migrations';
 import { seedIfEmpty } from './seed';
 import type { ShopCache } from './shop-cache';
@@ -32,6 +33,10 @@ export interface ShopOptions {
   /** Cache key prefix. @default 'shop' */
   prefix?: string;
   logger?: Logger;
+  /** Where the cache logs (pino's shape; decisions at debug). @default `logger`, without the debug lines */
+  cacheLogger?: CacheLogger;
+  /** Registry of the cache's metrics, served at GET /metrics. @default a new, empty Registry */
+  registry?: Registry;
 }
 
 /** A started shop, ready to listen. */
@@ -41,6 +46,8 @@ export interface Shop {
   cache: ShopCache;
   redis: Redis | undefined;
   warmup: Awaited<ReturnType<ShopCache['warmup']>>;
+  /** The registry GET /metrics serves. */
+  registry: Registry;
   /** Closes the cache, the Redis client and the database. */
   close(): Promise<void>;
 }
@@ -59,6 +66,8 @@ function redact(url: string): string {
 /** Opens, migrates, seeds and warms the shop. */
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const { databaseUrl, redisUrl, prefix = cachePrefix, logger = silentLogger } = options;
+  const cacheLogger = options.cacheLogger ?? cacheLoggerFrom(logger);
+  const registry = options.registry ?? new Registry();
   logger.info(
     databaseUrl
       ? `database: PostgreSQL at ${redact(databaseUrl)}`
@@ -84,7 +93,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     redisDown = false;
     logger.info('redis reachable again');
   });
-  const cache = createCache(redis ? { redis, prefix } : { prefix });
+  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry } });
   const close = async (): Promise<void> => {
     await cache.close();
     // QUIT would wait in the offline queue for a Redis that is down; only a live connection gets one.
@@ -102,10 +111,10 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       seeded ? `seeded an empty database in ${Math.round(performance.now() - started)} ms` : 'seed: database already has data',
     );
 
-    const app = createApp({ db, cache, logger, redis });
+    const app = createApp({ db, cache, logger, redis, registry });
+    // The cache logs the report itself: one line per target (status, ms, what the cache did), then the summary.
     const warmup = await cache.warmup(app, warmupTargets);
-    logger.info(`warmup: ${warmup.ok} ok, ${warmup.failed} failed`, { results: warmup.results });
-    return { app, db, cache, redis, warmup, close };
+    return { app, db, cache, redis, warmup, registry, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;

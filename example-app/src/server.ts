@@ -1,19 +1,27 @@
 /**
- * Entry point of `npm start`: reads DATABASE_URL, REDIS_URL and PORT, starts
- * the shop (embedded PGlite and in-memory cache when the URLs are absent) and
- * listens until SIGINT or SIGTERM.
+ * Entry point of `npm start`: reads DATABASE_URL, REDIS_URL, PORT and
+ * LOG_LEVEL, starts the shop (embedded PGlite and in-memory cache when the
+ * URLs are absent) logging pino JSON lines to stdout, and listens until
+ * SIGINT or SIGTERM. GET /metrics serves the cache's metrics and the
+ * process's default ones.
  */
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startShop } from './bootstrap';
 import { defaultPort } from './config';
-import { consoleLogger } from './logger';
+import { createServerLoggers } from './logger';
 
 async function main(): Promise<void> {
-  const logger = consoleLogger();
+  const loggers = createServerLoggers();
+  const logger = loggers.shop;
   const port = Number(process.env.PORT || defaultPort);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const shop = await startShop({
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
     logger,
+    cacheLogger: loggers.cache,
+    registry,
   });
   const server = shop.app.listen(port, () => logger.info(`listening on http://localhost:${port}`));
   server.on('error', (error) => {
@@ -36,6 +44,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // The loggers may be what failed (a bad LOG_LEVEL), so this one line goes to stderr directly.
   console.error(`[shop] failed to start: ${(error as Error).message ?? String(error)}`);
   process.exit(1);
 });

@@ -1,10 +1,12 @@
 /**
  * Operational routes, never cached: GET /health (can the shop reach its
- * database and its cache store?) and GET /stats (the cache's counters and the
- * number of SQL statements sent so far).
+ * database and its cache store?), GET /stats (the cache's counters and the
+ * number of SQL statements sent so far) and GET /metrics (the Prometheus text
+ * of the cache's metrics, and the process's when the server collects them).
  */
 import { Router } from 'express';
 import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Db } from '../db';
 import type { ShopCache } from '../shop-cache';
 
@@ -29,8 +31,8 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; ms: 
   }
 }
 
-/** Router of /health and /stats; `redis` is the cache's client, absent with the in-memory store. */
-export function systemRouter(db: Db, cache: ShopCache, redis?: Redis): Router {
+/** Router of /health, /stats and, given a registry, /metrics; `redis` is the cache's client, absent with the in-memory store. */
+export function systemRouter(db: Db, cache: ShopCache, redis?: Redis, registry?: Registry): Router {
   const router = Router();
 
   router.get('/health', async (_req, res) => {
@@ -52,6 +54,14 @@ export function systemRouter(db: Db, cache: ShopCache, redis?: Redis): Router {
   router.get('/stats', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ cache: cache.stats(), database: { kind: db.kind, queries: db.queryCount } });
   });
+
+  if (registry) {
+    // Scraped by Prometheus; in production keep it off the public listener (an internal port or a network rule).
+    router.get('/metrics', async (_req, res) => {
+      const text = await registry.metrics();
+      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(text);
+    });
+  }
 
   return router;
 }

@@ -31,7 +31,11 @@ describe('example app: startup (PostgreSQL + Redis)', function () {
     expect(store).to.match(/^info: cache store: Redis at redis:\/\//);
     expect(rest[0]).to.equal('info: migrations applied: 001-catalog, 002-customers');
     expect(rest[1]).to.match(/^info: seeded an empty database in \d+ ms$/);
-    expect(rest[2]).to.match(/^info: warmup: 6 ok, 0 failed /);
+    // The warmup report: one line per target (in the order they finished), then the summary.
+    const perTarget = rest.slice(2, 2 + warmupTargets.length);
+    expect(perTarget.map((line) => /^info: express-cache-aside: warmup ok (\S+) \{/.exec(line)?.[1])).to.have.members(warmupTargets);
+    for (const line of perTarget) expect(JSON.parse(line.slice(line.indexOf('{')))).to.include({ ok: true, status: 200, cache: 'MISS' });
+    expect(rest[2 + warmupTargets.length]).to.equal('info: express-cache-aside: warmup done {"ok":6,"failed":0}');
   });
 
   it('seeds the sizes it promises', async () => {
