@@ -15,6 +15,7 @@ import type { L1Tier } from './l1-tier';
 import { encodePart } from './keys';
 import type { CacheSettings } from './options';
 import { StatsCounter, type Outcome } from './stats';
+import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import type { LockKind, Store } from './stores/store';
 
@@ -59,6 +60,10 @@ export interface FillTarget {
 }
 
 const POLL_INTERVAL_MS = 25;
+/** Clears this recent are applied again when the store reconnects: a failover may have lost them. */
+const RECENT_CLEAR_MS = 60_000;
+/** Store calls still waiting past this many are refused at once, so a hung store cannot queue commands without end. */
+export const MAX_PENDING_STORE_CALLS = 2000;
 const CLEAR_RETRY_FIRST_MS = 100;
 const CLEAR_RETRY_MAX_MS = 5000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -95,6 +100,8 @@ export class Engine {
   private readonly uncleared = new Set<string>();
   private clearRetry: { timer: NodeJS.Timeout; delayMs: number } | undefined;
   private readonly backgroundTimeoutMs: number;
+  private readonly recentClears = new LRUCache<string, true>({ max: 10_000, ttl: RECENT_CLEAR_MS });
+  private pendingCalls = 0;
   private lastFailureLog = 0;
   private failing = false;
   closed = false;
@@ -106,6 +113,22 @@ export class Engine {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
     // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
     this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
+    store.onReconnect(() => this.reapplyRecentClears());
+  }
+
+  /**
+   * After a reconnect (a Sentinel failover, say), the clears of the last
+   * minute may have been acknowledged by a node whose writes were then
+   * discarded: apply them again. A clear is safe to repeat.
+   */
+  private reapplyRecentClears(): void {
+    const namespaces = [...this.recentClears.keys()];
+    if (namespaces.length === 0 || this.closed) return;
+    this.settings.logger.warn({ namespaces: namespaces.length }, 'express-cache-aside: store reconnected; applying the last minute of clears again');
+    for (const namespace of namespaces) this.uncleared.add(namespace);
+    this.forgetFills(namespaces);
+    this.l1?.drop(namespaces);
+    this.scheduleClearRetry(0);
   }
 
   /** Whether per-decision debug lines are wanted (pino's isLevelEnabled when the logger has it). */
@@ -137,13 +160,20 @@ export class Engine {
       throw err;
     }
     if (this.breaker && !this.breaker.allow()) throw new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures');
+    if (this.pendingCalls >= MAX_PENDING_STORE_CALLS) {
+      const err = new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`);
+      this.failed(err, namespace, label);
+      throw err;
+    }
     let timer: NodeJS.Timeout | undefined;
     const observer = this.observer;
     const started = observer ? performance.now() : 0;
     try {
       const result = await new Promise<T>((resolve, reject) => {
         timer = setTimeout(() => reject(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)), timeoutMs);
-        op().then(resolve, (err: unknown) => reject(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err })));
+        // Counted until the store itself answers, not until the timeout: that is what queues up in the client.
+        this.pendingCalls++;
+        op().finally(() => { this.pendingCalls--; }).then(resolve, (err: unknown) => reject(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err })));
       });
       this.succeeded();
       observer?.storeCall(operation, (performance.now() - started) / 1000, true);
@@ -262,7 +292,10 @@ export class Engine {
     this.l1?.drop(namespaces);
     try {
       await this.call('clear', () => this.clearAndPublish(namespaces));
-      for (const namespace of namespaces) this.uncleared.delete(namespace);
+      for (const namespace of namespaces) {
+        this.uncleared.delete(namespace);
+        this.recentClears.set(namespace, true);
+      }
       return true;
     } catch (err) {
       if (this.closed) return false;
@@ -293,10 +326,13 @@ export class Engine {
       // Straight to the store (the breaker must not keep a retry from probing), bounded like all background work.
       withTimeout(this.clearAndPublish(namespaces), this.backgroundTimeoutMs).then(
         () => {
-          for (const namespace of namespaces) this.uncleared.delete(namespace);
+          for (const namespace of namespaces) {
+            this.uncleared.delete(namespace);
+            this.recentClears.set(namespace, true);
+          }
           this.settings.logger.warn({ namespaces }, 'express-cache-aside: retried clear succeeded');
         },
-        () => this.scheduleClearRetry(Math.min(delayMs * 2, CLEAR_RETRY_MAX_MS)),
+        () => this.scheduleClearRetry(Math.max(CLEAR_RETRY_FIRST_MS, Math.min(delayMs * 2, CLEAR_RETRY_MAX_MS))),
       );
     }, delayMs);
     timer.unref();

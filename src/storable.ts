@@ -11,11 +11,32 @@ import { REFLECTION_CHECKED } from './request-key';
 
 const SHORTEST_REFLECTED_VALUE = 6;
 
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** The forms a reflected value takes in a response: as sent, JSON-escaped, HTML-escaped, URI-encoded. */
+function reflectedForms(value: string): string[] {
+  const forms = new Set([value, JSON.stringify(value).slice(1, -1), value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!)]);
+  try {
+    forms.add(encodeURIComponent(value));
+  } catch {
+    // A lone surrogate cannot be URI-encoded, so it cannot appear that way either.
+  }
+  return [...forms];
+}
+
 function reflects(captured: CapturedResponse, value: string): boolean {
-  for (let i = 1; i < captured.headers.length; i += 2) if (captured.headers[i]!.includes(value)) return true;
-  for (const chunk of captured.body) if (chunk.includes(value)) return true;
-  // A value split across two chunks is missed by the loop above; check the joins.
-  return captured.body.length > 1 && Buffer.concat(captured.body).includes(value);
+  const forms = reflectedForms(value);
+  const body = captured.body.length === 1 ? captured.body[0]! : Buffer.concat(captured.body);
+  for (const form of forms) {
+    for (let i = 1; i < captured.headers.length; i += 2) if (captured.headers[i]!.includes(form)) return true;
+    if (body.includes(form)) return true;
+  }
+  return false;
+}
+
+function hasHeader(captured: CapturedResponse, name: string): boolean {
+  for (let i = 0; i < captured.headers.length; i += 2) if (captured.headers[i]!.toLowerCase() === name) return true;
+  return false;
 }
 
 /** Why the response is not stored ('set-cookie', '404', ...), or undefined when it is stored. */
@@ -32,6 +53,8 @@ export function whyNotStored(req: Request, captured: CapturedResponse, settings:
       const name = raw.trim();
       if (name === '') continue;
       if (name === '*') return 'vary';
+      // An identity body is the same for every Accept-Encoding; an encoded one is not.
+      if (name === 'accept-encoding' && !hasHeader(captured, 'content-encoding')) continue;
       if (!settings.vary.includes(name)) return `vary:${name}`;
     }
   }

@@ -113,6 +113,10 @@ export class MemoryStore implements Store {
     if (lock === undefined || lock.token === token) this.locks.set(id, { token, expiresAt: Date.now() + ttlMs });
   }
 
+  onReconnect(): void {
+    // Process memory never disconnects.
+  }
+
   async close(): Promise<void> {
     this.entries.clear();
     this.locks.clear();

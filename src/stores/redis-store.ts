@@ -89,7 +89,21 @@ export class RedisStore implements Store {
   constructor(client: Redis | Cluster, private readonly prefix: string) {
     this.client = defineScripts(client);
     this.everReady = client.status === 'ready';
-    if (!this.everReady) client.once('ready', () => { this.everReady = true; });
+    client.on('ready', this.onReady);
+  }
+
+  private readonly reconnectCallbacks: Array<() => void> = [];
+
+  private readonly onReady = (): void => {
+    if (!this.everReady) {
+      this.everReady = true;
+      return;
+    }
+    for (const callback of this.reconnectCallbacks) callback();
+  };
+
+  onReconnect(callback: () => void): void {
+    this.reconnectCallbacks.push(callback);
   }
 
   isReady(): boolean {
@@ -181,6 +195,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    // The client belongs to the user: never quit it.
+    // The client belongs to the user: never quit it, only stop listening to it.
+    this.client.removeListener('ready', this.onReady);
+    this.reconnectCallbacks.length = 0;
   }
 }

@@ -70,6 +70,8 @@ export interface Store {
   releaseLock(namespace: string, key: string, kind: LockKind, token: string): Promise<void>;
   /** Holds a lock for ttlMs: extends it if this token holds it, takes it if free (a failed refresh holds it for the backoff). */
   holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void>;
+  /** Calls back each time the store's connection comes back after being lost (writes may have been lost with it). */
+  onReconnect(callback: () => void): void;
   /** Releases what the store started itself (never a client it was given). */
   close(): Promise<void>;
 }
