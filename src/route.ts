@@ -50,7 +50,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   };
 
   const passThrough = (res: Response, next: NextFunction, namespace: string, reason: string): void => {
-    engine.record('bypasses', namespace ?? '', undefined, reason, settings.metricsLabel);
+    engine.record('bypasses', namespace, undefined, reason, settings.metricsLabel);
     setHeader(res, 'BYPASS');
     next();
   };
@@ -130,21 +130,18 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       result.catch((err: unknown) => logger.error({ namespace, key, err }, 'express-cache-aside: fill failed'));
       return;
     }
+    // The leader's answer was not storable (a cookie, an error, ...) or it failed: never shared; this request runs the handler itself.
+    const alone = (): void => {
+      engine.record('misses', namespace, key, undefined, settings.metricsLabel);
+      void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
+    };
     result.then(
       (payload) => {
-        if (payload !== null) {
-          engine.record('hits', namespace, key, undefined, settings.metricsLabel);
-          replay(req, res, payload, 'HIT', header);
-        } else {
-          // The leader's answer was not storable (a cookie, an error, ...): never shared; this request runs the handler itself.
-          engine.record('misses', namespace, key, undefined, settings.metricsLabel);
-          void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
-        }
+        if (payload === null) return alone();
+        engine.record('hits', namespace, key, undefined, settings.metricsLabel);
+        replay(req, res, payload, 'HIT', header);
       },
-      () => {
-        engine.record('misses', namespace, key, undefined, settings.metricsLabel);
-        void runHandler(req, res, next, namespace, key, seen.generation ? { generation: seen.generation, seq: seen.seq, token: null } : undefined);
-      },
+      alone,
     ).catch(next);
   };
 
