@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { uniqueToken } from './tokens';
 import { CircuitBreaker } from './circuit-breaker';
+import { DeadlineQueue } from './deadline-queue';
 import { CacheStoreError } from './errors';
 import { freshUntil, isEnvelope, staleUntil } from './entry-codec';
 import type { L1Tier } from './l1-tier';
@@ -102,6 +103,7 @@ export class Engine {
   private readonly backgroundTimeoutMs: number;
   private readonly recentClears = new LRUCache<string, true>({ max: 10_000, ttl: RECENT_CLEAR_MS });
   private pendingCalls = 0;
+  private readonly deadlineQueues = new Map<number, DeadlineQueue>();
   private lastFailureLog = 0;
   private failing = false;
   closed = false;
@@ -152,39 +154,64 @@ export class Engine {
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  async call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: { timeoutMs?: number; namespace?: string; label?: string } = {}): Promise<T> {
-    if (this.closed) throw new CacheStoreError('ECACHE_CLOSED', 'cache is closed');
+  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: { timeoutMs?: number; namespace?: string; label?: string } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
+    // Process memory answers at once and never fails: no timer, no breaker.
+    if (this.store.inProcess) return op();
     if (!this.store.isReady()) {
       const err = new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
       this.failed(err, namespace, label);
-      throw err;
+      return Promise.reject(err);
     }
-    if (this.breaker && !this.breaker.allow()) throw new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures');
+    if (this.breaker && !this.breaker.allow()) return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
     if (this.pendingCalls >= MAX_PENDING_STORE_CALLS) {
       const err = new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`);
       this.failed(err, namespace, label);
-      throw err;
+      return Promise.reject(err);
     }
-    let timer: NodeJS.Timeout | undefined;
     const observer = this.observer;
     const started = observer ? performance.now() : 0;
-    try {
-      const result = await new Promise<T>((resolve, reject) => {
-        timer = setTimeout(() => reject(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)), timeoutMs);
-        // Counted until the store itself answers, not until the timeout: that is what queues up in the client.
-        this.pendingCalls++;
-        op().finally(() => { this.pendingCalls--; }).then(resolve, (err: unknown) => reject(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err })));
-      });
-      this.succeeded();
-      observer?.storeCall(operation, (performance.now() - started) / 1000, true);
-      return result;
-    } catch (err) {
-      observer?.storeCall(operation, (performance.now() - started) / 1000, false);
-      this.failed(err as CacheStoreError, namespace, label);
-      throw err;
-    } finally {
-      clearTimeout(timer);
+    this.pendingCalls++;
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: CacheStoreError): void => {
+        observer?.storeCall(operation, (performance.now() - started) / 1000, false);
+        this.failed(err, namespace, label);
+        reject(err);
+      };
+      const waiter = this.deadlines(timeoutMs).add(() => fail(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)));
+      let answer: Promise<T>;
+      try {
+        answer = op();
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      // Counted until the store itself answers, not until the timeout: that is what queues up in the client.
+      answer.then(
+        (result) => {
+          this.pendingCalls--;
+          if (waiter.settled) return;
+          waiter.settled = true;
+          this.succeeded();
+          observer?.storeCall(operation, (performance.now() - started) / 1000, true);
+          resolve(result);
+        },
+        (err: unknown) => {
+          this.pendingCalls--;
+          if (waiter.settled) return;
+          waiter.settled = true;
+          fail(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err }));
+        },
+      );
+    });
+  }
+
+  private deadlines(timeoutMs: number): DeadlineQueue {
+    let queue = this.deadlineQueues.get(timeoutMs);
+    if (queue === undefined) {
+      queue = new DeadlineQueue(timeoutMs);
+      this.deadlineQueues.set(timeoutMs, queue);
     }
+    return queue;
   }
 
   private succeeded(): void {
@@ -208,6 +235,13 @@ export class Engine {
     } else {
       this.settings.logger.debug({ store: this.store.kind, code: err.code, err: err.message }, 'express-cache-aside: store failed');
     }
+  }
+
+  /** A fresh entry from the in-process tier, synchronously: the hottest hits skip the promise and the store. */
+  peek(namespace: string, key: string): Buffer | undefined {
+    const l1 = this.l1;
+    if (l1 === undefined || this.closed || (this.uncleared.size > 0 && this.uncleared.has(namespace))) return undefined;
+    return l1.get(namespace, key, Date.now());
   }
 
   /** Looks an entry up (in the in-process tier first, unless withLock: a fill needs the store's view); never rejects. */
@@ -407,6 +441,7 @@ export class Engine {
   /** Stops timers; the store's client stays the user's. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const queue of this.deadlineQueues.values()) queue.stop();
     if (this.clearRetry) clearTimeout(this.clearRetry.timer);
     this.clearRetry = undefined;
     await Promise.allSettled([...this.pendingWrites]);

@@ -10,7 +10,11 @@ import { createHash } from 'node:crypto';
 export const MAX_ENCODED_KEY_LENGTH = 200;
 
 /** Percent-encoding that leaves no ':', '{', '}', '*', '?', '[' or ']' in the result, and is injective. */
+const PLAIN = /^[A-Za-z0-9_.-]*$/;
+
 export function encodePart(value: string): string {
+  // Ids and slugs need no encoding: the common case skips it.
+  if (PLAIN.test(value)) return value;
   if (!value.isWellFormed()) {
     // encodeURIComponent throws on lone surrogates; hash the UTF-16 units so distinct strings stay distinct. '$' never starts an encoded part.
     return `$${createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url')}`;

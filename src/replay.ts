@@ -23,10 +23,23 @@ function notModified(req: Request, headers: string[]): boolean {
   return fresh(req.headers, { etag, 'last-modified': lastModified });
 }
 
+// Entries served again and again from process memory (the in-process tier, the memory store) are the same
+// Buffer each time: their headers are decoded once. Node does not modify the array it is given.
+const decodedHeaders = new WeakMap<Buffer, string[]>();
+
+function headersOf(payload: Buffer): string[] {
+  let headers = decodedHeaders.get(payload);
+  if (headers === undefined) {
+    headers = responseHeaders(payload);
+    decodedHeaders.set(payload, headers);
+  }
+  return headers;
+}
+
 /** Sends a stored response entry. `cacheStatus` is what the cache header says (HIT or STALE). */
 export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false): void {
   const status = responseStatus(payload);
-  let headers = responseHeaders(payload);
+  let headers = headersOf(payload);
   let body = responseBody(payload);
   if (isGzipped(payload) && !acceptsGzip(req)) ({ headers, body } = inflate(headers, body));
   res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - storedAt(payload)) / 1000))));

@@ -213,6 +213,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       refill(req, res, next, namespace, key, refreshToken);
       return;
     }
+    const hot = engine.peek(namespace, key);
+    if (hot !== undefined && isResponse(hot)) {
+      engine.record('hits', namespace, key, undefined, settings.metricsLabel);
+      replay(req, res, hot, 'HIT', header);
+      return;
+    }
     engine.lookup(namespace, key, false, settings.metricsLabel).then((found) => {
       switch (found.state) {
         case 'hit':

@@ -26,6 +26,7 @@ export interface MemoryStoreOptions {
 
 /** A Store in process memory. */
 export class MemoryStore implements Store {
+  readonly inProcess = true;
   readonly kind = 'memory';
   private readonly entries: LRUCache<string, StoredEntry>;
   // Generations are bounded too; losing one makes its namespace miss, never serve old entries.

@@ -77,6 +77,7 @@ function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
 
 /** A Store on Redis through ioredis. */
 export class RedisStore implements Store {
+  readonly inProcess = false;
   readonly kind = 'redis';
   private readonly client: Redis & ScriptedClient;
   // Namespace key names are computed once per namespace, not per request.

@@ -42,6 +42,8 @@ export type LockKind = 'fill' | 'refresh';
 export interface Store {
   /** 'redis' or 'memory', for logs. */
   readonly kind: string;
+  /** True for a store in process memory: its calls cannot hang, so they need no timeout. */
+  readonly inProcess: boolean;
   /** False when the store is known to be unreachable, so callers skip it without queueing a command. */
   isReady(): boolean;
   /** Resolves true once the store can answer (false after timeoutMs): warmup waits for it at startup. */
