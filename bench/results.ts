@@ -1,0 +1,283 @@
+// Composes bench/RESULTS.md from the suites' outcomes: machine and versions,
+// the hit table and chart, the issue's targets as measured ratios, and the
+// miss, invalidation, memory and stampede sections with how each was measured.
+
+import type { BenchConfig } from './lib/config';
+import type { MachineInfo } from './lib/machine';
+import { formatMs, formatRatio, markdownTable } from './lib/report';
+import { summarize } from './lib/stats';
+import { HIT_VARIANTS, hitsTable, memoryTable, roundRatios, summarizeHit, type HitOutcome } from './suites/hits';
+import { invalidationSpread, invalidationTable, type InvalidationOutcome } from './suites/invalidation';
+import { missOverhead, missTable, type MissOutcome } from './suites/miss';
+import { stampedeTable, type StampedeOutcome } from './suites/stampede';
+import { ITEM_BODY_BYTES } from './lib/body';
+
+/** Everything one run produced. */
+export interface RunResults {
+  config: BenchConfig;
+  startedAt: Date;
+  elapsedSeconds: number;
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  loadBefore: string;
+  loadAfter: string;
+  hits?: HitOutcome[];
+  miss?: MissOutcome[];
+  invalidation?: InvalidationOutcome;
+  stampede?: StampedeOutcome[];
+}
+
+/** One row of the targets table. */
+interface Target {
+  goal: string;
+  measured: number;
+  perRound: number[];
+  met: boolean | null;
+  note?: string;
+}
+
+function rangeOf(values: number[]): string {
+  if (values.length === 0) return '-';
+  const { min, max } = summarize(values);
+  return `${formatRatio(min)}–${formatRatio(max)}`;
+}
+
+function verdict(met: boolean | null): string {
+  if (met === null) return 'n/a';
+  return met ? 'met' : '**not met**';
+}
+
+/** The issue's targets, computed from this run only. */
+export function targets(results: RunResults): Target[] {
+  const list: Target[] = [];
+  const hits = results.hits;
+  if (hits) {
+    const find = (name: string) => hits.find((outcome) => outcome.variant.name === name && !outcome.unavailable);
+    const bare = find('bare');
+    const floor = find('redis-floor');
+    const ours = find('ours-redis');
+    const l1 = hits.find((outcome) => outcome.variant.name === 'ours-l1');
+    const redisPeers = hits.filter((outcome) => outcome.variant.role === 'peer' && outcome.variant.store === 'redis' && !outcome.unavailable);
+    const fastestPeer = redisPeers.sort((a, b) => summarizeHit(b).median - summarizeHit(a).median)[0];
+
+    // Server CPU per request is the steadier figure on a shared machine: quote it beside each ratio.
+    const cpuNote = (a: HitOutcome | undefined, b: HitOutcome | undefined) => {
+      const ratio = summarizeHit(b).serverCpuMicrosPerRequest / summarizeHit(a).serverCpuMicrosPerRequest;
+      return Number.isFinite(ratio) ? `by server CPU per request: ${formatRatio(ratio)}` : undefined;
+    };
+    const vsFloor = summarizeHit(ours).median / summarizeHit(floor).median;
+    list.push({
+      goal: 'ours on Redis ≥ 0.95 × redis-floor',
+      measured: vsFloor,
+      perRound: roundRatios(ours, floor),
+      met: Number.isFinite(vsFloor) ? vsFloor >= 0.95 : null,
+      note: cpuNote(ours, floor),
+    });
+    const vsPeer = summarizeHit(ours).median / summarizeHit(fastestPeer).median;
+    list.push({
+      goal: `ours on Redis ≥ 1.3 × fastest Redis-backed peer (${fastestPeer?.variant.label ?? 'none'})`,
+      measured: vsPeer,
+      perRound: roundRatios(ours, fastestPeer),
+      met: Number.isFinite(vsPeer) ? vsPeer >= 1.3 : null,
+      note: cpuNote(ours, fastestPeer),
+    });
+    const l1Live = l1?.unavailable ? undefined : l1;
+    const l1Ratio = summarizeHit(l1Live).median / summarizeHit(bare).median;
+    list.push({
+      goal: 'ours with the in-process tier ≥ 0.95 × bare',
+      measured: l1Ratio,
+      perRound: roundRatios(l1Live, bare),
+      met: Number.isFinite(l1Ratio) ? l1Ratio >= 0.95 : null,
+      note: l1?.unavailable ? `not available: ${l1.unavailable}` : cpuNote(l1Live, bare),
+    });
+  }
+  if (results.miss) {
+    // The issue's "overhead ≤ 5%" read two ways: throughput under load, and one request's latency.
+    const overhead = missOverhead(results.miss);
+    list.push({
+      goal: `miss path at ${results.config.connections} connections: ours ≥ 0.95 × uncached req/s (overhead ≤ 5%)`,
+      measured: overhead.loadedRatio,
+      perRound: overhead.loadedPerRound,
+      met: Number.isFinite(overhead.loadedRatio) ? overhead.loadedRatio >= 0.95 : null,
+    });
+    list.push({
+      goal: 'miss path at 1 connection: p50 ≤ 1.05 × uncached p50 (latency overhead ≤ 5%)',
+      measured: 1 + overhead.singleAddedShare,
+      perRound: [],
+      met: Number.isFinite(overhead.singleAddedShare) ? overhead.singleAddedShare <= 0.05 : null,
+      note: Number.isFinite(overhead.singleAddedMs) ? `adds ${formatMs(overhead.singleAddedMs, 3)} ms per request` : undefined,
+    });
+  }
+  if (results.invalidation && !results.invalidation.unavailable) {
+    const { medians, growth } = invalidationSpread(results.invalidation);
+    const underOneMs = medians.every((value) => value < 1);
+    list.push({
+      goal: 'invalidation flat 10 → 100,000 entries (largest median ≤ 2 × smallest), every median < 1 ms',
+      measured: growth,
+      perRound: [],
+      met: Number.isFinite(growth) ? growth <= 2 && underOneMs : null,
+      note: `medians ${medians.map((value) => `${formatMs(value, 3)} ms`).join(', ')}`,
+    });
+  }
+  return list;
+}
+
+function targetsTable(results: RunResults): string {
+  const rows = targets(results).map((target) => [
+    target.goal,
+    formatRatio(target.measured),
+    rangeOf(target.perRound),
+    verdict(target.met),
+    target.note ?? '',
+  ]);
+  return markdownTable(['target', 'measured (ratio of medians)', 'per-round range', 'verdict', 'notes'], rows, ['l', 'r', 'r', 'l', 'l']);
+}
+
+/** The issue's earlier measurements (made without us) next to this run's. */
+function earlierTable(hits: HitOutcome[]): string {
+  const floor = summarizeHit(hits.find((outcome) => outcome.variant.name === 'redis-floor')).median;
+  const bare = summarizeHit(hits.find((outcome) => outcome.variant.name === 'bare')).median;
+  const earlier: Array<[string, string, number, number]> = [
+    ['redis-floor', '× bare', 0.85, bare],
+    ['route-cache-redis', '× redis-floor', 0.72, floor],
+    ['apicache-redis', '× redis-floor', 0.64, floor],
+    ['express-redis-cache', '× redis-floor', 0.56, floor],
+  ];
+  const rows = earlier.map(([name, unit, before, base]) => {
+    const outcome = hits.find((candidate) => candidate.variant.name === name);
+    return [outcome?.variant.label ?? name, unit, formatRatio(before), formatRatio(summarizeHit(outcome).median / base)];
+  });
+  return markdownTable(['variant', 'ratio', 'issue (earlier run)', 'this run'], rows, ['l', 'l', 'r', 'r']);
+}
+
+/** The whole of bench/RESULTS.md. */
+export function resultsMarkdown(results: RunResults): string {
+  const { config, machine, versions } = results;
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+  const ranSuites = config.suites.join(', ');
+
+  push(
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` (bench/run.ts) on ${results.startedAt.toISOString()}, in ${Math.round(results.elapsedSeconds)} s.`,
+    `Mode: ${config.quick ? '**quick smoke run (BENCH_QUICK=1): too short for conclusions**' : 'full'}; suites: ${ranSuites}; ` +
+      `${config.rounds} interleaved round(s) of ${config.roundSeconds} s per variant, ${config.connections} connections.`,
+    '',
+    'This machine (2 cores) is shared with other engineers and noisy: **quote the ratios, not the absolute figures.** ' +
+      'Ratios compare variants measured seconds apart in the same run (interleaved rounds); the same variant moves 15% and more between rounds and runs, ' +
+      'so look at the min/max and the per-round ranges, and at server CPU per request, which load from other processes disturbs less.',
+    '',
+    '## Machine and versions',
+    '',
+    `- CPU: ${machine.cpu}, ${machine.cores} logical cores; memory ${machine.memoryGiB} GiB; ${machine.os}`,
+    `- Node ${machine.node}; Redis server ${machine.redisServer} (shared instance on REDIS_URL, untouched apart from this run's own keys)`,
+    `- Load average (1/5/15 min) at start: ${results.loadBefore}; at end: ${results.loadAfter}`,
+    '',
+    markdownTable(
+      ['package', 'version'],
+      Object.entries(versions).map(([name, version]) => [name === 'express-redis-cache/node_modules/redis' ? 'redis (bundled by express-redis-cache)' : name === 'redis' ? 'redis (node-redis v3, for apicache)' : name, version]),
+    ),
+    '',
+  );
+
+  if (results.hits) {
+    push(
+      '## Warm hits: GET /item/:id',
+      '',
+      `Each variant is its own server process (Express 5 on 127.0.0.1), serving ${ITEM_BODY_BYTES}-byte JSON bodies for 100 ids, all entries warm; ` +
+        'autocannon runs in the orchestrator process, cycling over the 100 ids. ' +
+        'req/s: median, min and max over the rounds; p50/p99: median over the rounds of each round\'s percentile.',
+      '',
+      '![Requests per second per variant](results.svg)',
+      '',
+      hitsTable(results.hits),
+      '',
+      '"server CPU µs/req" is the server process\'s CPU time (process.cpuUsage, user + system) over the round divided by the requests it answered, median over rounds: ' +
+        'other engineers\' load steals wall-clock time from a round but much less of this, so it is the steadier way to compare variants. ' +
+        '"server busy" is req/s × CPU per request, the share of one core the server used (median over rounds): near 1 the server was CPU-bound; ' +
+        'well below 1 it spent part of the round waiting (on Redis, timers, or a CPU taken by another process). ' +
+        '"Redis cmds/hit" counts the commands the server sent to Redis during one verification pass over the 100 warm ids (a counter wrapped around the client only for that pass).',
+      '',
+    );
+  }
+
+  const targetList = targets(results);
+  if (targetList.length) push('## Targets (issue 6), as measured in this run', '', targetsTable(results), '');
+  if (results.hits) push('### Peers against the issue\'s earlier measurement', '', earlierTable(results.hits), '');
+
+  if (results.miss) {
+    push(
+      '## Miss path: what ours costs when it cannot help',
+      '',
+      'The same handler (waits 1 ms with setTimeout, then sends the 2 KB body), uncached and behind ours on Redis. ' +
+        'Every request carries a unique `?n=` and ours keys the route on it, so every request is a genuine miss: ' +
+        'a Redis lookup, capturing the response, and storing it in the background (ttl 1 s, so the shared Redis holds only a few seconds of them). ' +
+        'This is the honest variant: `statuses: []` would skip the store and hide part of the cost. ' +
+        'The uncached server receives the same URLs and ignores the parameter.',
+      '',
+      `Two loads, each in interleaved rounds. At ${config.connections} connections the 1 ms wait overlaps across requests and the server is CPU-bound, ` +
+        'so the req/s ratio is in effect the ratio of CPU per request. At 1 connection nothing queues, so the p50 difference is the latency a single request gains on a miss ' +
+        '(Redis round trips included). "Redis cmds/req" counts commands over 100 further misses, background stores included.',
+      '',
+      missTable(results.miss, config.connections),
+      '',
+    );
+  }
+
+  if (results.invalidation) {
+    push('## Invalidation time against namespace size', '');
+    if (results.invalidation.unavailable) push(`Not available: ${results.invalidation.unavailable}`, '');
+    else {
+      push(
+        'Each timed run fills a fresh namespace with N entries through `cache.getOrSet` (small values: the size of the values does not change what a clear has to do), ' +
+          'then times one `cache.invalidateNamespaces([ns])` from call to resolve, then checks the next read of an entry runs its fetch again. ' +
+          'Only the first clear after a fill is timed (a second one would find nothing to clear); the 100,000-entry size has fewer runs because its fill dominates the run time. ' +
+          'Leftover keys are unlinked (untimed) after each run.',
+        '',
+        invalidationTable(results.invalidation),
+        '',
+      );
+    }
+  }
+
+  const memoryRows = results.hits?.some((outcome) => outcome.memory);
+  if (results.hits && memoryRows) {
+    push(
+      '## Redis memory per stored entry',
+      '',
+      `\`MEMORY USAGE <key> SAMPLES 0\` over every key each Redis-backed variant wrote for the 100 warm entries, against the ${ITEM_BODY_BYTES}-byte body. ` +
+        'redis-floor stores the bare body, so its figure is Redis\'s own per-key cost.',
+      '',
+      memoryTable(results.hits),
+      '',
+    );
+  }
+
+  if (results.stampede) {
+    push(
+      '## Hot entry expiring under load (issue 4)',
+      '',
+      `One entry (ttl 2 s) requested by ${config.stampedeConnections} concurrent connections for ${config.stampedeSeconds} s over a 20 ms handler, ours on Redis. ` +
+        'The server records when its handler runs; calls less than 250 ms apart form one burst, i.e. one expiry. ' +
+        'Without a stampede guard every connection that finds the entry expired runs the handler; with one, each expiry costs one call.',
+      '',
+      stampedeTable(results.stampede),
+      '',
+    );
+  }
+
+  push(
+    '## Method',
+    '',
+    '- One run, one machine: every variant is forked as its own process (`node --import tsx bench/servers/<variant>.ts`, NODE_ENV=production) and reports its port over IPC; the load generator (autocannon, in the orchestrator) is never in a server process.',
+    `- Before the rounds each server gets every id requested until a full pass over the 100 ids runs the origin handler zero times (the handler counts its calls; ours also says \`X-Cache: HIT\`), bodies are compared byte for byte, ` +
+      (config.jitWarmSeconds > 0 ? `then ${config.jitWarmSeconds} s of unmeasured load warms the JIT.` : 'and (quick mode) no unmeasured JIT warm-up follows.'),
+    '- Rounds are interleaved (A B C … A B C …) and the starting variant rotates each round; "per-round range" ratios pair variants within the same round.',
+    '- Latencies are recorded per response from autocannon\'s response events (autocannon\'s own histogram rounds to whole milliseconds).',
+    '- All Redis keys live under one random prefix per run on the shared Redis and are removed with SCAN MATCH + UNLINK at the end; nothing is flushed or reconfigured.',
+    `- Variants: ${HIT_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/).`,
+    '',
+  );
+  return lines.join('\n');
+}

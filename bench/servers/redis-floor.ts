@@ -1,0 +1,35 @@
+// Variant "redis-floor": one ioredis getBuffer per request and res.end, with
+// the bodies stored under plain keys at startup. The floor for any
+// Redis-backed hit: a cache cannot do less work per request than this.
+
+import express from 'express';
+import Redis from 'ioredis';
+import { ITEM_IDS, itemJson } from '../lib/body';
+import { countCommands } from '../lib/command-counter';
+import { runServer } from '../lib/server-main';
+
+runServer(async ({ prefix, redisUrl }) => {
+  const redis = new Redis(redisUrl);
+  const keyOf = (id: string) => `${prefix}:item:${id}`;
+  const pipeline = redis.pipeline();
+  for (const id of ITEM_IDS) pipeline.set(keyOf(id), itemJson(id), 'EX', 3600);
+  await pipeline.exec();
+
+  const app = express();
+  app.get('/item/:id', (req, res, next) => {
+    redis.getBuffer(keyOf(String(req.params.id))).then((body) => {
+      if (!body) {
+        res.status(404).end();
+        return;
+      }
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', body.length);
+      res.end(body);
+    }, next);
+  });
+  return {
+    app,
+    commandCounter: countCommands(redis, 'sendCommand'),
+    close: async () => void (await redis.quit()),
+  };
+});
