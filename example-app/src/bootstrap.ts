@@ -37,6 +37,8 @@ export interface ShopOptions {
   cacheLogger?: CacheLogger;
   /** Registry of the cache's metrics, served at GET /metrics. @default a new, empty Registry */
   registry?: Registry;
+  /** Longest a request waits on Redis. @default the package's (100 ms), or CACHE_TIMEOUT_MS */
+  cacheTimeoutMs?: number;
 }
 
 /** A started shop, ready to listen. */
@@ -93,7 +95,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     redisDown = false;
     logger.info('redis reachable again');
   });
-  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry } });
+  const timeoutMs = options.cacheTimeoutMs ?? (process.env.CACHE_TIMEOUT_MS ? Number(process.env.CACHE_TIMEOUT_MS) : undefined);
+  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry }, ...(timeoutMs ? { timeoutMs } : {}) });
   const close = async (): Promise<void> => {
     await cache.close();
     // QUIT would wait in the offline queue for a Redis that is down; only a live connection gets one.

@@ -44,7 +44,9 @@ export async function startTestShop(): Promise<TestShop> {
   const log = memoryLogger();
   let shop: Shop;
   try {
-    shop = await startShop({ databaseUrl: database.url, redisUrl: sharedRedisUrl, prefix, logger: log });
+    // A generous store timeout: these tests count SQL and check X-Cache, and a loaded 2-core CI machine
+    // can take Redis past the default 100 ms (the fail-open behaviour itself is tested elsewhere).
+    shop = await startShop({ databaseUrl: database.url, redisUrl: sharedRedisUrl, prefix, logger: log, cacheTimeoutMs: 1000 });
   } catch (error) {
     await database.drop();
     await inspector.quit();
