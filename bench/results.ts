@@ -1,8 +1,9 @@
 // Composes bench/RESULTS.md from the suites' outcomes: machine and versions,
 // the hit table and chart, the issue's targets as measured ratios, and the
-// miss, invalidation, memory and stampede sections with how each was measured.
+// miss, invalidation, memory, stampede, compression and in-process tier
+// staleness sections with how each was measured.
 
-import type { BenchConfig } from './lib/config';
+import { SUITES, type BenchConfig } from './lib/config';
 import type { MachineInfo } from './lib/machine';
 import { formatMs, formatRatio, markdownTable } from './lib/report';
 import { summarize } from './lib/stats';
@@ -10,7 +11,10 @@ import { HIT_VARIANTS, hitsTable, memoryTable, roundRatios, summarizeHit, type H
 import { invalidationSpread, invalidationTable, type InvalidationOutcome } from './suites/invalidation';
 import { missOverhead, missTable, type MissOutcome } from './suites/miss';
 import { stampedeTable, type StampedeOutcome } from './suites/stampede';
+import { COMPRESSION_VARIANTS, compressionSummary, compressionTable, type CompressionOutcome } from './suites/compression';
+import { sameInstanceNeverStale, stalenessLoadLine, stalenessTable, type StalenessOutcome } from './suites/l1-staleness';
 import { ITEM_BODY_BYTES } from './lib/body';
+import { LARGE_BODY_BYTES } from './lib/large-body';
 
 /** Everything one run produced. */
 export interface RunResults {
@@ -25,6 +29,8 @@ export interface RunResults {
   miss?: MissOutcome[];
   invalidation?: InvalidationOutcome;
   stampede?: StampedeOutcome[];
+  compression?: CompressionOutcome[];
+  l1Staleness?: StalenessOutcome;
 }
 
 /** One row of the targets table. */
@@ -150,6 +156,17 @@ function earlierTable(hits: HitOutcome[]): string {
   return markdownTable(['variant', 'ratio', 'issue (earlier run)', 'this run'], rows, ['l', 'l', 'r', 'r']);
 }
 
+/** Says which suites this run left out (BENCH_ONLY): their sections are missing, not empty. */
+function notRunNote(config: BenchConfig): string[] {
+  const skipped = SUITES.filter((suite) => !config.suites.includes(suite));
+  if (skipped.length === 0) return [];
+  return [
+    `**Partial run (BENCH_ONLY=${config.suites.join(',')}): the suites ${skipped.join(', ')} did not run, so their sections are missing from this file.** ` +
+      'RESULTS.md is rewritten by every run; the last full run\'s figures are in git history (`git log -p bench/RESULTS.md`).',
+    '',
+  ];
+}
+
 /** The whole of bench/RESULTS.md. */
 export function resultsMarkdown(results: RunResults): string {
   const { config, machine, versions } = results;
@@ -168,6 +185,7 @@ export function resultsMarkdown(results: RunResults): string {
       'Ratios compare variants measured seconds apart in the same run (interleaved rounds); the same variant moves 15% and more between rounds and runs, ' +
       'so look at the min/max and the per-round ranges, and at server CPU per request, which load from other processes disturbs less.',
     '',
+    ...notRunNote(config),
     '## Machine and versions',
     '',
     `- CPU: ${machine.cpu}, ${machine.cores} logical cores; memory ${machine.memoryGiB} GiB; ${machine.os}`,
@@ -267,6 +285,58 @@ export function resultsMarkdown(results: RunResults): string {
     );
   }
 
+  if (results.compression) {
+    push(
+      '## Compression once against compression() per hit (issue 6)',
+      '',
+      `Each variant is its own server process serving GET /large/:id through ours on Redis (namespace \`items\`, ttl 1 h), all 100 entries warm; ` +
+        `the handler sends a ${LARGE_BODY_BYTES.toLocaleString('en-US')}-byte JSON product page per id (related products with varied values and text; gzip takes it to about a quarter). ` +
+        '`compress: true` gzips an entry once, when it is stored, and hits send the stored gzip as is (`Vary: Accept-Encoding`); ' +
+        '`app.use(compression())` (the compression package, defaults) is mounted in front of ours without `compress`, as the README says to, so every hit is compressed on the fly. ' +
+        'Given `gzip, deflate, br`, compression() 1.8 picks brotli (quality 4), so a second compression() row has its clients send `gzip` alone, for gzip against gzip. ' +
+        'The plain row (no compression) is the reference for "× plain"; the last row is `compress: true` asked by clients sending no Accept-Encoding, who get the stored gzip inflated on every hit. ' +
+        'The load sends the row\'s Accept-Encoding on every request, in interleaved rounds as in the hits table; server CPU µs/req is the server process\'s CPU time over the round divided by the requests answered (median over rounds).',
+      '',
+      'Before the rounds each server is warmed until a pass over the 100 ids runs the handler zero times; a verification pass with the row\'s Accept-Encoding then records Content-Encoding, Vary and the body bytes on the wire, ' +
+        'decodes every body and compares it with the handler\'s bytes, and counts the Redis commands per hit; a second pass sends no Accept-Encoding at all (the identity fallback). ' +
+        '"Redis bytes/entry" is `MEMORY USAGE <key> SAMPLES 0` of the variant\'s entry keys (`<prefix>:{items}:e:<id>`, found by SCAN under its prefix), median over the 100; the namespace\'s generation key is left out.',
+      '',
+      compressionTable(results.compression),
+      '',
+      compressionSummary(results.compression),
+      '',
+    );
+  }
+
+  if (results.l1Staleness) {
+    const staleness = results.l1Staleness;
+    push('## The in-process tier\'s staleness window under load (issue 6)', '');
+    if (staleness.unavailable) push(`Not available: ${staleness.unavailable}`, '');
+    else {
+      const verdict = sameInstanceNeverStale(staleness);
+      push(
+        `Two server processes, A and B, each \`createCache({ redis, prefix, l1: { max: 1000, ttl: '30s' } })\` with the same prefix and its own Redis connection. ` +
+          'GET /item (namespace `items`, ttl 1 h) answers `{ version }` read from a counter in Redis; on A, PUT /item increments the counter behind `cache.invalidate({ namespaces: [\'items\'] })`. ' +
+          `autocannon drives B's GET /item at ${config.connections} connections for ${config.stalenessLoadSeconds} s; after 1 s the orchestrator makes up to ${config.stalenessMutations} mutations, each starting at least ${config.stalenessSpacingMs} ms after the previous one: ` +
+          'a PUT on A, the moment its response arrived noted, then B and A polled at once, each back to back over its own keep-alive connection, until the answer carries the new version.',
+        '',
+        'A window is the time from the PUT\'s response until the first fresh answer arrived, and 0 when the first poll was already fresh; it is an upper bound (it includes that last poll\'s round trip through a loaded server). ' +
+          '"Last stale poll sent" is the matching lower bound: the instance still served the old entry to a request sent that long after the PUT\'s response. ' +
+          'The load generator shares the orchestrator\'s event loop with the pollers, so both include some of its delay. ' +
+          '"Redis cmds/GET, quiet" comes from 20 GETs before the load: 0 means answers come from the in-process tier, so the windows measure the tier\'s invalidation by pub/sub and not a Redis read ' +
+          '(a lost message would show as a window of up to the tier\'s 30 s ttl; polling gives up at 5 s). Percentiles are nearest-rank: with 30 mutations, p95 is the second largest window.',
+        '',
+        stalenessTable(staleness),
+        '',
+        stalenessLoadLine(staleness, config.connections),
+        '',
+        `"A mutation on the same instance is never stale": ${verdict === null ? 'n/a' : verdict ? 'met' : '**not met**'} ` +
+          `(${staleness.mutations.reduce((sum, mutation) => sum + mutation.a.staleReads, 0)} stale reads on A over ${staleness.mutations.length} mutations, each A poll sent right after the PUT's response).`,
+        '',
+      );
+    }
+  }
+
   push(
     '## Method',
     '',
@@ -276,7 +346,7 @@ export function resultsMarkdown(results: RunResults): string {
     '- Rounds are interleaved (A B C … A B C …) and the starting variant rotates each round; "per-round range" ratios pair variants within the same round.',
     '- Latencies are recorded per response from autocannon\'s response events (autocannon\'s own histogram rounds to whole milliseconds).',
     '- All Redis keys live under one random prefix per run on the shared Redis and are removed with SCAN MATCH + UNLINK at the end; nothing is flushed or reconfigured.',
-    `- Variants: ${HIT_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/).`,
+    `- Variants: ${HIT_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/); compression: ${COMPRESSION_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/compression-ours.ts); staleness: bench/servers/l1-staleness.ts.`,
     '',
   );
   return lines.join('\n');

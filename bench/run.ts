@@ -1,5 +1,5 @@
 // `npm run bench`: runs the suites (warm hits, miss path, invalidation,
-// hot-entry expiry), writes bench/RESULTS.md and bench/results.svg, prints the
+// hot-entry expiry, compression, in-process tier staleness), writes bench/RESULTS.md and bench/results.svg, prints the
 // table, and removes every Redis key the run wrote. Settings: bench/lib/config.ts.
 
 import { writeFileSync } from 'node:fs';
@@ -9,8 +9,10 @@ import { readConfig } from './lib/config';
 import { loadAverage, machineInfo, packageVersions } from './lib/machine';
 import { newRunPrefix, scanKeys, unlinkPrefix } from './lib/redis-keys';
 import { resultsMarkdown, targets, type RunResults } from './results';
+import { COMPRESSION_VARIANTS, compressionTable, runCompression } from './suites/compression';
 import { hitsChart, hitsTable, runHits, HIT_VARIANTS } from './suites/hits';
 import { runInvalidation } from './suites/invalidation';
+import { runL1Staleness, stalenessTable } from './suites/l1-staleness';
 import { missTable, runMiss } from './suites/miss';
 import { runStampede } from './suites/stampede';
 
@@ -39,6 +41,8 @@ async function main(): Promise<number> {
     (config.suites.includes('miss') ? 2 * (2 * config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds) : 0) +
     (config.suites.includes('invalidation') ? (config.quick ? 15 : 60) : 0) +
     (config.suites.includes('stampede') ? 2 * (config.stampedeSeconds + 2) : 0) +
+    (config.suites.includes('compression') ? COMPRESSION_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
+    (config.suites.includes('l1-staleness') ? config.stalenessLoadSeconds + 5 : 0) +
     20;
   console.log(
     `bench: ${config.quick ? 'QUICK ' : ''}suites ${config.suites.join(', ')}; ${config.rounds} rounds × ${config.roundSeconds} s, ` +
@@ -60,6 +64,8 @@ async function main(): Promise<number> {
     if (config.suites.includes('miss')) results.miss = await runMiss(config, runPrefix);
     if (config.suites.includes('invalidation')) results.invalidation = await runInvalidation(config, runPrefix);
     if (config.suites.includes('stampede')) results.stampede = await runStampede(config, runPrefix);
+    if (config.suites.includes('compression')) results.compression = await runCompression(config, runPrefix, redis);
+    if (config.suites.includes('l1-staleness')) results.l1Staleness = await runL1Staleness(config, runPrefix);
   } finally {
     const removed = await unlinkPrefix(redis, runPrefix);
     const left = (await scanKeys(redis, runPrefix)).length;
@@ -78,6 +84,8 @@ async function main(): Promise<number> {
   console.log('');
   if (results.hits) console.log(`${hitsTable(results.hits)}\n`);
   if (results.miss) console.log(`${missTable(results.miss, config.connections)}\n`);
+  if (results.compression) console.log(`${compressionTable(results.compression)}\n`);
+  if (results.l1Staleness && !results.l1Staleness.unavailable) console.log(`${stalenessTable(results.l1Staleness)}\n`);
   for (const target of targets(results)) {
     console.log(`${target.met === null ? 'n/a ' : target.met ? 'MET ' : 'MISS'}  ${target.goal}: ${target.measured.toFixed(2)}×${target.note ? ` (${target.note})` : ''}`);
   }
@@ -92,6 +100,8 @@ async function main(): Promise<number> {
     ...(results.miss ?? []).filter((outcome) => outcome.unavailable).map((outcome) => outcome.name),
     ...(results.invalidation?.unavailable ? ['invalidation'] : []),
     ...(results.stampede ?? []).filter((outcome) => outcome.unavailable).map((outcome) => outcome.name),
+    ...(results.compression ?? []).filter((outcome) => outcome.unavailable).map((outcome) => outcome.variant.name),
+    ...(results.l1Staleness?.unavailable ? ['l1-staleness'] : []),
   ];
   if (broken.length) {
     console.error(`bench: these did not run: ${broken.join(', ')} (see RESULTS.md)`);

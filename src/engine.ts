@@ -156,8 +156,16 @@ export class Engine {
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
   call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: { timeoutMs?: number; namespace?: string; label?: string } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
-    // Process memory answers at once and never fails: no timer, no breaker.
-    if (this.store.inProcess) return op();
+    // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
+    if (this.store.inProcess) {
+      const observer = this.observer;
+      if (observer === undefined) return op();
+      const started = performance.now();
+      return op().then((result) => {
+        observer.storeCall(operation, (performance.now() - started) / 1000, true);
+        return result;
+      });
+    }
     if (!this.store.isReady()) {
       const err = new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected');
       this.failed(err, namespace, label);

@@ -2,7 +2,7 @@
 // (BENCH_QUICK=1) and a full run share every code path.
 
 /** The suites `npm run bench` can run; BENCH_ONLY picks a subset. */
-export const SUITES = ['hits', 'miss', 'invalidation', 'stampede'] as const;
+export const SUITES = ['hits', 'miss', 'invalidation', 'stampede', 'compression', 'l1-staleness'] as const;
 
 /** One suite's name. */
 export type SuiteName = (typeof SUITES)[number];
@@ -23,6 +23,12 @@ export interface BenchConfig {
   invalidationRunsLarge: number;
   stampedeSeconds: number;
   stampedeConnections: number;
+  /** Mutations on instance A whose staleness window on instance B is measured. */
+  stalenessMutations: number;
+  /** Least time from one mutation's start to the next's. */
+  stalenessSpacingMs: number;
+  /** How long the load on B runs (the mutations stop 0.5 s before it ends). */
+  stalenessLoadSeconds: number;
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -61,5 +67,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     invalidationRunsLarge: quick ? 2 : 5,
     stampedeSeconds: quick ? 5 : 9,
     stampedeConnections: 200,
+    stalenessMutations: quick ? 10 : 30,
+    stalenessSpacingMs: 150,
+    stalenessLoadSeconds: quick ? 4 : 10,
   };
 }

@@ -14,6 +14,8 @@ export interface LoadOptions {
   seconds: number;
   /** Keep every latency with its completion time (for looking at a moment of the run). */
   keepSamples?: boolean;
+  /** Request headers every request carries (e.g. Accept-Encoding). */
+  headers?: Record<string, string>;
 }
 
 /** Every 2xx response of a run: its latency and when it completed (ms since the epoch). */
@@ -65,12 +67,12 @@ class Samples {
 
 /** Runs autocannon against 127.0.0.1:port for `seconds` and summarises it. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const { paths } = options;
+  const { paths, headers } = options;
   let counter = 0;
   const requests =
     typeof paths === 'function'
-      ? [{ method: 'GET', setupRequest: (request: object) => ({ ...request, path: paths(++counter) }) }]
-      : paths.map((path) => ({ method: 'GET', path }));
+      ? [{ method: 'GET', headers, setupRequest: (request: object) => ({ ...request, path: paths(++counter) }) }]
+      : paths.map((path) => ({ method: 'GET', path, headers }));
 
   const latencies = new Samples();
   const completedAt = options.keepSamples ? new Samples() : undefined;

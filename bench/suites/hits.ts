@@ -29,6 +29,7 @@ export const HIT_VARIANTS: readonly HitVariant[] = [
   { name: 'bare', label: 'bare (no cache)', role: 'ceiling', store: 'none' },
   { name: 'redis-floor', label: 'redis-floor (1 GET + res.end)', role: 'floor', store: 'redis' },
   { name: 'ours-redis', label: 'ours on Redis', role: 'ours', store: 'redis' },
+  { name: 'ours-redis-pipelined', label: 'ours on Redis, ioredis auto-pipelining', role: 'ours', store: 'redis' },
   { name: 'ours-l1', label: 'ours, in-process tier', role: 'ours', store: 'redis + in-process', optional: true },
   { name: 'ours-memory', label: 'ours, memory store', role: 'ours', store: 'memory' },
   { name: 'apicache-memory', label: 'apicache (memory)', role: 'peer', store: 'memory' },
@@ -184,7 +185,9 @@ export async function runHits(config: BenchConfig, runPrefix: string, redis: Red
 
     for (const outcome of live) {
       if (outcome.variant.store === 'none' || outcome.variant.store === 'memory') continue;
-      const keys = await scanKeys(redis, prefixOf(outcome.variant));
+      // One variant's prefix can start another's ('ours-redis', 'ours-redis-pipelined'): keep only keys whose prefix ends where the name does.
+      const prefix = prefixOf(outcome.variant);
+      const keys = (await scanKeys(redis, prefix)).filter((key) => !/[A-Za-z0-9-]/.test(key.charAt(prefix.length)));
       const usage = await memoryUsage(redis, keys);
       let largestKey = '';
       let largestKeyBytes = 0;

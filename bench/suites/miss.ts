@@ -15,6 +15,7 @@ import { median, summarize } from '../lib/stats';
 export const MISS_VARIANTS = [
   { name: 'miss-uncached', label: '1 ms handler, uncached' },
   { name: 'miss-ours', label: '1 ms handler behind ours (every request a miss)' },
+  { name: 'miss-ours-pipelined', label: '1 ms handler behind ours, ioredis auto-pipelining (every request a miss)' },
 ] as const;
 
 /** One round at one load level. */
