@@ -10,7 +10,8 @@ import { slowItemHandler } from '../lib/origin';
 import { runServer } from '../lib/server-main';
 
 runServer(({ prefix, redisUrl }) => {
-  const redis = new Redis(redisUrl);
+  // BENCH_AUTO_PIPELINING is set by the -pipelined variant, which is this server with that client option.
+  const redis = new Redis(redisUrl, { enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === '1' });
   const cache = createCache({ redis, prefix });
   const app = express();
   app.get('/miss', cache.route({ namespace: 'miss', key: (req) => String(req.query.n), ttl: '1s' }), slowItemHandler(1));

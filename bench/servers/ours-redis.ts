@@ -9,7 +9,8 @@ import { itemHandler } from '../lib/origin';
 import { runServer } from '../lib/server-main';
 
 runServer(({ prefix, redisUrl }) => {
-  const redis = new Redis(redisUrl);
+  // BENCH_AUTO_PIPELINING is set by the -pipelined variant, which is this server with that client option.
+  const redis = new Redis(redisUrl, { enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === '1' });
   const cache = createCache({ redis, prefix });
   const app = express();
   app.get('/item/:id', cache.route({ namespace: 'items', key: (req) => String(req.params.id), ttl: '1h' }), itemHandler);
