@@ -24,7 +24,6 @@ function socketPath(): string {
 /** A private server for one app; start() lazily, close() when the cache closes. */
 export class AppClient {
   private server: Server | undefined;
-  private path: string | undefined;
   private starting: Promise<string> | undefined;
 
   constructor(private readonly app: RequestListener) {}
@@ -39,7 +38,6 @@ export class AppClient {
         // Never keeps the process alive on its own.
         server.unref();
         this.server = server;
-        this.path = path;
         resolve(path);
       });
     });
