@@ -16,30 +16,10 @@ import { Registry, register as globalRegistry } from 'prom-client';
 import { createCache } from 'express-cache-aside';
 import { captureLogger, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { parseExposition, type Sample } from '../helpers/prometheus';
 
 const run = promisify(execFile);
 const root = join(__dirname, '..', '..');
-
-/** One sample line of the Prometheus text format. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition format (what GET /metrics serves) into samples. */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
 
 /** Scrapes the registry the way Prometheus would. */
 async function scrape(registry: Registry): Promise<Sample[]> {

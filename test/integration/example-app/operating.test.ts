@@ -13,27 +13,7 @@ import { startShop, warmupTargets, type Shop } from '../../../example-app/src/bo
 import { createServerLoggers } from '../../../example-app/src/logger';
 import { get, startTestShop, type TestShop } from '../../helpers/pg-shop';
 import { deleteByPrefix, sharedRedisUrl } from '../../helpers/shared-redis';
-
-/** One sample of the Prometheus text format. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition format. */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
+import { parseExposition, type Sample } from '../../helpers/prometheus';
 
 /** Counter values by family for one outcome. */
 function byFamily(samples: Sample[], outcome: string): Record<string, number> {
