@@ -252,19 +252,13 @@ export class Engine {
     return l1.get(namespace, key, Date.now());
   }
 
-  /** Looks an entry up (in the in-process tier first, unless withLock: a fill needs the store's view); never rejects. */
+  /** Looks an entry up in the store (callers ask the in-process tier first, with peek); never rejects. */
   async lookup(namespace: string, key: string, withLock = false, label?: string): Promise<Lookup> {
     if (this.closed) return bypass('closed');
     if (this.uncleared.size > 0 && this.uncleared.has(namespace)) return bypass('pending-clear');
+    // The tier itself was already asked (peek); here it only tags the lookup so a racing clear wins.
     const l1 = this.l1;
-    let seq = 0;
-    if (l1 !== undefined && l1.usable) {
-      if (!withLock) {
-        const payload = l1.get(namespace, key, Date.now());
-        if (payload !== undefined) return { state: 'hit', payload, generation: null, locked: false, reason: undefined, seq: 0 };
-      }
-      seq = l1.seq();
-    }
+    const seq = l1 !== undefined && l1.usable ? l1.seq() : 0;
     let found;
     try {
       found = await this.call('lookup', () => this.store.lookup(namespace, key, withLock), { namespace, label });

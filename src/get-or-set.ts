@@ -64,6 +64,11 @@ export function createGetOrSet(engine: Engine) {
     const ttlMs = options?.ttl === undefined ? engine.settings.ttlMs : parseDuration('ttl', options.ttl, { allowZero: false });
     const staleMs = options?.staleTtl === undefined ? 0 : parseDuration('staleTtl', options.staleTtl, { allowZero: true });
 
+    const hot = engine.peek(namespace, key);
+    if (hot !== undefined && !isResponse(hot)) {
+      engine.record('hits', namespace, key);
+      return decodeValue<T>(hot);
+    }
     const found = await engine.lookup(namespace, key);
     if (found.state === 'bypass') {
       engine.record('bypasses', namespace, key);
