@@ -27,7 +27,9 @@ function notModified(req: Request, headers: string[]): boolean {
 // Buffer each time: their headers are decoded once. Node does not modify the array it is given.
 const decodedHeaders = new WeakMap<Buffer, string[]>();
 
-function headersOf(payload: Buffer): string[] {
+function headersOf(payload: Buffer, inMemory: boolean): string[] {
+  // A buffer fresh from Redis is never seen again: decode it without remembering it.
+  if (!inMemory) return responseHeaders(payload);
   let headers = decodedHeaders.get(payload);
   if (headers === undefined) {
     headers = responseHeaders(payload);
@@ -36,10 +38,13 @@ function headersOf(payload: Buffer): string[] {
   return headers;
 }
 
-/** Sends a stored response entry. `cacheStatus` is what the cache header says (HIT or STALE). */
-export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false): void {
+/**
+ * Sends a stored response entry. `cacheStatus` is what the cache header says (HIT or STALE);
+ * `inMemory` says the same buffer is served again (the in-process tier, the memory store).
+ */
+export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false, inMemory = false): void {
   const status = responseStatus(payload);
-  let headers = headersOf(payload);
+  let headers = headersOf(payload, inMemory);
   let body = responseBody(payload);
   if (isGzipped(payload) && !acceptsGzip(req)) ({ headers, body } = inflate(headers, body));
   res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - storedAt(payload)) / 1000))));

@@ -216,7 +216,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const hot = engine.peek(namespace, key);
     if (hot !== undefined && isResponse(hot)) {
       engine.record('hits', namespace, key, undefined, settings.metricsLabel);
-      replay(req, res, hot, 'HIT', header);
+      replay(req, res, hot, 'HIT', header, true);
       return;
     }
     engine.lookup(namespace, key, false, settings.metricsLabel).then((found) => {
@@ -224,12 +224,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
         case 'hit':
           if (!isResponse(found.payload!)) break;
           engine.record('hits', namespace, key, undefined, settings.metricsLabel);
-          replay(req, res, found.payload!, 'HIT', header);
+          replay(req, res, found.payload!, 'HIT', header, engine.store.inProcess);
           return;
         case 'stale':
           if (!isResponse(found.payload!)) break;
           engine.record('stale', namespace, key, undefined, settings.metricsLabel);
-          replay(req, res, found.payload!, 'STALE', header);
+          replay(req, res, found.payload!, 'STALE', header, engine.store.inProcess);
           refresh(req, namespace, key);
           return;
         case 'bypass':
