@@ -53,7 +53,8 @@ export class L1Tier {
 
   private subscribe(publisher: Redis | Cluster): void {
     // Named, so an operator (or a test) can tell the tier's connection apart in CLIENT LIST.
-    const subscriber = publisher.duplicate({ connectionName: `express-cache-aside:l1:${this.channel}` } as never) as Redis | Cluster;
+    // Called through Redis's signature: under ioredis 6 the union of Redis's and Cluster's duplicate() is not callable.
+    const subscriber = (publisher as Redis).duplicate({ connectionName: `express-cache-aside:l1:${this.channel}` }) as Redis | Cluster;
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {

@@ -1,69 +1,24 @@
 /**
- * Packed-tarball smoke test: `npm pack` the repo (dist/ must be built: `npm
- * test` runs the build first), check what the tarball holds, install it by
- * hand into a temp project's node_modules (its dependencies and peers
- * symlinked from this repo's node_modules, no network), then use it the ways
- * an application would: require() from CommonJS, import from an ES module,
- * both in one process (one module instance, no dual-package hazard), and
- * TypeScript type-checked by this repo's tsc under `module: nodenext` and
+ * Packed-tarball test, on what a user gets: plain `npm pack` on a clean copy
+ * of the repo (no dist/, no prior build: `prepack` must build it), then a
+ * consumer project that `npm install`s the tarball with express 5 and
+ * ioredis 6 (another with ioredis 5) from the registry, as a user would
+ * (test/helpers/packed-package.ts). There it checks what the tarball holds,
+ * that npm sees no invalid peer, and uses the package the ways an application
+ * would: require() from CommonJS, import from an ES module, both in one
+ * process (one module instance, no dual-package hazard), and TypeScript
+ * type-checked by this repo's tsc under `module: nodenext` and
  * `module: commonjs`, where a wrong option type must fail to compile.
  * Fixtures live in test/fixtures/package/.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { makeTmpDir, removeTmpDir } from '../helpers/tmp-dir';
+import { consumerProject, describeRun, packedPackage, ROOT, run, TSC, type Packed, type RunResult } from '../helpers/packed-package';
 
-const ROOT = path.resolve(__dirname, '../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/package');
-const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 const PACKAGE_NAME = 'express-cache-aside';
-
-/** Type packages the TypeScript consumers need besides what the package itself depends on. */
-const TYPE_PACKAGES = ['@types/express', '@types/node'];
-
-/** What a finished child process left behind. */
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command to completion and never rejects on a non-zero exit (tsc's
- * failure is a result here), so runs can be started early and awaited later.
- * NODE_OPTIONS and NODE_PATH are dropped: either could make a broken package
- * resolve anyway.
- */
-function run(command: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
-  delete env['NODE_OPTIONS'];
-  delete env['NODE_PATH'];
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, stdout, stderr: `${stderr}\n${String(err)}` });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Everything a failed run printed, for assertion messages. */
-function describeRun(label: string, result: RunResult): string {
-  return `${label} exited ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
 
 /** Runs a smoke fixture with node and parses its one `SMOKE {json}` line. */
 async function runSmoke(project: string, file: string): Promise<Record<string, unknown>> {
@@ -74,16 +29,7 @@ async function runSmoke(project: string, file: string): Promise<Record<string, u
   return JSON.parse((line ?? '').slice('SMOKE '.length)) as Record<string, unknown>;
 }
 
-/** Symlinks `<project>/node_modules/<name>` to this repo's copy; a real install would put it there. */
-async function linkFromRepo(project: string, name: string): Promise<void> {
-  const target = path.join(ROOT, 'node_modules', name);
-  if (!existsSync(target)) throw new Error(`${name} is not installed in ${ROOT}/node_modules; the smoke project cannot resolve it`);
-  const link = path.join(project, 'node_modules', name);
-  await mkdir(path.dirname(link), { recursive: true });
-  await symlink(target, link, 'dir');
-}
-
-/** A strict tsconfig for the temp project. */
+/** A strict tsconfig for the consumer project. */
 function tsconfig(compilerOptions: Record<string, unknown>, files: string[]): string {
   return JSON.stringify({
     compilerOptions: { target: 'ES2022', strict: true, noEmit: true, types: ['node'], ...compilerOptions },
@@ -97,10 +43,30 @@ const cache = createCache({ ttl: true });
 cache.route({ key: 'no-namespace' });
 `;
 
-describe('packed tarball (npm pack): CommonJS, ES module and TypeScript consumers', function () {
-  // About 10 s on an idle machine; the margin is for tsc on two cores other test runs share.
-  this.timeout(60_000);
-  let tmp = '';
+/** Copies the TypeScript fixture and writes the tsconfigs into a consumer project. */
+async function writeTypeScriptFiles(project: string): Promise<void> {
+  await copyFile(path.join(FIXTURES, 'consumer.ts'), path.join(project, 'consumer.ts'));
+  // The same source as an .mts, so nodenext also checks the `import` condition's declarations (index.d.mts).
+  await copyFile(path.join(FIXTURES, 'consumer.ts'), path.join(project, 'consumer.mts'));
+  await writeFile(path.join(project, 'type-error.ts'), TYPE_ERROR_SOURCE);
+  // Only the nodenext check reads every declaration file (skipLibCheck: false), so errors inside the package's
+  // own .d.ts/.d.mts (and ioredis' types it names) show up; the other two skip it, as tsc --init does.
+  await writeFile(path.join(project, 'tsconfig.nodenext.json'), tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']));
+  await writeFile(path.join(project, 'tsconfig.commonjs.json'), tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']));
+  await writeFile(path.join(project, 'tsconfig.type-error.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['type-error.ts']));
+}
+
+/** The problems `npm ls --json` reports (invalid or missing peers among them). */
+async function npmLsProblems(project: string): Promise<{ result: RunResult; problems: string[]; ioredis: string | undefined }> {
+  const result = await run('npm', ['ls', '--json'], project);
+  const tree = JSON.parse(result.stdout) as { problems?: string[]; dependencies?: Record<string, { version?: string }> };
+  return { result, problems: tree.problems ?? [], ioredis: tree.dependencies?.['ioredis']?.version };
+}
+
+describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module and TypeScript consumers', function () {
+  // Packing builds with tsc and the installs come mostly from npm's cache: about 20 s on an idle machine.
+  this.timeout(120_000);
+  let packed: Packed;
   let project = '';
   let installed = '';
   let entries: string[] = [];
@@ -110,49 +76,18 @@ describe('packed tarball (npm pack): CommonJS, ES module and TypeScript consumer
   let typeErrorCheck: Promise<RunResult>;
 
   before(async function () {
-    this.timeout(90_000);
-    for (const built of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts']) {
-      if (!existsSync(path.join(ROOT, built))) throw new Error(`${built} is missing: run \`npm run build\` first (\`npm test\` does)`);
-    }
-    tmp = await makeTmpDir('package');
-
-    const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], ROOT);
-    if (packed.code !== 0) throw new Error(describeRun('npm pack', packed));
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>;
-    if (!info) throw new Error(describeRun('npm pack --json gave no package', packed));
-    const tarball = path.join(tmp, info.filename);
-
-    const listed = await run('tar', ['-tzf', tarball], tmp);
+    this.timeout(300_000);
+    packed = await packedPackage();
+    const listed = await run('tar', ['-tzf', packed.tarball], packed.tmp);
     if (listed.code !== 0) throw new Error(describeRun('tar -tzf', listed));
     entries = listed.stdout.split('\n').filter((line) => line !== '');
 
-    project = path.join(tmp, 'project');
+    project = await consumerProject('^6.0.0');
     installed = path.join(project, 'node_modules', PACKAGE_NAME);
-    await mkdir(installed, { recursive: true });
-    const extracted = await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1'], tmp);
-    if (extracted.code !== 0) throw new Error(describeRun('tar -xzf', extracted));
-    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'smoke-consumer', private: true, version: '0.0.0' }));
-
-    // What `npm install express-cache-aside` would add next to it: its dependencies and (installed) peers, read from the packed manifest.
-    const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8')) as {
-      dependencies?: Record<string, string>;
-      peerDependencies?: Record<string, string>;
-    };
-    const needed = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {}), ...TYPE_PACKAGES]);
-    for (const name of needed) await linkFromRepo(project, name);
-
-    for (const file of ['consumer.cjs', 'consumer.mjs', 'same-instance.mjs', 'consumer.ts']) {
+    for (const file of ['consumer.cjs', 'consumer.mjs', 'same-instance.mjs']) {
       await copyFile(path.join(FIXTURES, file), path.join(project, file));
     }
-    // The same source as an .mts, so nodenext also checks the `import` condition's declarations (index.d.mts).
-    await copyFile(path.join(FIXTURES, 'consumer.ts'), path.join(project, 'consumer.mts'));
-    await writeFile(path.join(project, 'type-error.ts'), TYPE_ERROR_SOURCE);
-    // Only the nodenext check reads every declaration file (skipLibCheck: false), so errors inside the
-    // package's own .d.ts/.d.mts show up; it costs seconds of @types/node, so the other two skip it, as tsc --init does.
-    await writeFile(path.join(project, 'tsconfig.nodenext.json'), tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']));
-    await writeFile(path.join(project, 'tsconfig.commonjs.json'), tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']));
-    await writeFile(path.join(project, 'tsconfig.type-error.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['type-error.ts']));
-
+    await writeTypeScriptFiles(project);
     const tsc = (config: string): Promise<RunResult> => run(process.execPath, [TSC, '-p', config, '--pretty', 'false'], project);
     nodenextCheck = tsc('tsconfig.nodenext.json');
     commonjsCheck = tsc('tsconfig.commonjs.json');
@@ -160,9 +95,13 @@ describe('packed tarball (npm pack): CommonJS, ES module and TypeScript consumer
   });
 
   after(async function () {
-    // Let tsc runs finish before their directory goes away (they never reject).
+    // Let tsc runs finish before the process (and its exit cleanup) goes on (they never reject).
     await Promise.all([nodenextCheck, commonjsCheck, typeErrorCheck]);
-    if (tmp !== '') await removeTmpDir(tmp);
+  });
+
+  it('is built by prepack: the clean copy had no dist/ before npm pack, and npm pack ran the build', function () {
+    expect(packed.distBeforePack, 'the copy that was packed starts without dist/').to.equal(false);
+    expect(packed.pack.stdout + packed.pack.stderr, 'npm pack ran the prepack script').to.include('built dist/cjs and dist/esm');
   });
 
   it('holds dist/, README.md and package.json, and nothing of src/, test/, example-app/, bench/ or scripts/', async function () {
@@ -250,5 +189,29 @@ describe('packed tarball (npm pack): CommonJS, ES module and TypeScript consumer
     expect(errors[0]).to.match(/^type-error\.ts\(2,\d+\): error TS2322: Type 'true' is not assignable to type 'Duration \| undefined'/);
     expect(errors[1]).to.match(/^type-error\.ts\(3,\d+\): error TS2345: .*'RouteOptions'/);
     expect(result.stdout, 'the missing option is named').to.include("Property 'namespace' is missing");
+  });
+
+  it('installs with ioredis 6 beside it and no invalid peer: npm ls is clean and a later npm install still works', async function () {
+    const ls = await npmLsProblems(project);
+    expect(ls.problems, describeRun('npm ls', ls.result)).to.deep.equal([]);
+    expect(ls.result.code, describeRun('npm ls', ls.result)).to.equal(0);
+    expect(ls.ioredis, 'the consumer got ioredis 6').to.match(/^6\./);
+    // Before the peer range admitted 6, every later install in such a project failed with ERESOLVE.
+    const again = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'ms@^2'], project, 180_000);
+    expect(again.code, describeRun('a later npm install', again)).to.equal(0);
+    expect(again.stderr, describeRun('a later npm install', again)).to.not.match(/ERESOLVE|invalid|peer/i);
+  });
+
+  it('installs with ioredis 5 too: npm ls is clean and a consumer type-checks under nodenext against ioredis 5 types', async function () {
+    const project5 = await consumerProject('^5.0.0');
+    const ls = await npmLsProblems(project5);
+    expect(ls.problems, describeRun('npm ls', ls.result)).to.deep.equal([]);
+    expect(ls.result.code, describeRun('npm ls', ls.result)).to.equal(0);
+    expect(ls.ioredis, 'the consumer got ioredis 5').to.match(/^5\./);
+    await writeTypeScriptFiles(project5);
+    // skipLibCheck keeps this one fast; the consumer's `redis: new Redis(...)` is still checked against the package's declarations.
+    await writeFile(path.join(project5, 'tsconfig.ioredis5.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['consumer.ts', 'consumer.mts']));
+    const result = await run(process.execPath, [TSC, '-p', 'tsconfig.ioredis5.json', '--pretty', 'false'], project5);
+    expect(result.code, describeRun('tsc -p tsconfig.ioredis5.json', result)).to.equal(0);
   });
 });
