@@ -1,0 +1,45 @@
+// examples/quickstart/server.mts: run with `npx tsx server.mts` (TypeScript, ES module).
+import express, { type Request, type Response } from 'express';
+import { Redis } from 'ioredis';
+import { createCache } from 'express-cache-aside';
+
+// Stand-in data: your handlers would query a database here.
+const courses = new Map([
+  ['1', { id: 1, title: 'SQL from scratch' }],
+  ['2', { id: 2, title: 'Caching with Redis' }],
+]);
+
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const cache = createCache({ redis, prefix: process.env.CACHE_PREFIX ?? 'quickstart', ttl: 300 });
+const app = express();
+app.use(express.json());
+
+app.get('/courses', cache.route({ namespace: 'courses', key: 'list', ttl: '10m' }), (_req, res) => {
+  res.json([...courses.values()]);
+});
+
+// Request<{ id: string }>: with a middleware before it, Express 5's types no longer infer the route's params.
+app.get('/courses/:id', cache.route({ namespace: 'courses', key: (req) => `id:${String(req.params.id)}` }), (req: Request<{ id: string }>, res: Response) => {
+  const course = courses.get(req.params.id);
+  if (!course) {
+    res.status(404).json({ error: 'course not found' });
+    return;
+  }
+  res.json(course);
+});
+
+// A 2xx answer clears the whole `courses` namespace before it reaches the client.
+app.put('/courses/:id', cache.invalidate({ namespaces: ['courses'] }), (req: Request<{ id: string }>, res: Response) => {
+  const course = courses.get(req.params.id);
+  if (!course) {
+    res.status(404).json({ error: 'course not found' });
+    return;
+  }
+  if (typeof req.body?.title === 'string') course.title = req.body.title;
+  res.json(course);
+});
+
+const report = await cache.warmup(app, ['/courses', '/courses/1']);
+console.log(`warmed ${report.ok}, failed ${report.failed}`);
+const port = Number(process.env.PORT ?? 3000);
+app.listen(port, () => console.log(`listening on http://localhost:${port}`));
