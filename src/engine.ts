@@ -148,6 +148,11 @@ export class Engine {
     }
   }
 
+  /** Counts a background refresh that ran. */
+  refreshed(): void {
+    this.stats.refreshes++;
+  }
+
   /** Logs why an answer was not stored. */
   notStored(namespace: string, key: string, reason: string): void {
     if (this.debugEnabled()) this.settings.logger.debug({ namespace, key, reason }, `express-cache-aside: not stored: ${reason}`);

@@ -6,7 +6,8 @@
  * refreshed in the background; a store failure only means fetch is called.
  */
 import { decodeValue, encodeValue, isResponse } from './entry-codec';
-import type { Engine, FillTarget } from './engine';
+import type { Engine } from './engine';
+import { createRefresher, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
 import { parseDuration } from './options';
 import type { GetOrSetOptions } from './types';
 
@@ -22,41 +23,43 @@ function checkArguments(namespace: unknown, key: unknown, fetch: unknown, option
 
 /** Cache-aside for data through an engine. */
 export function createGetOrSet(engine: Engine) {
-  const refreshing = new Set<string>();
+  const startRefresh = createRefresher(engine);
 
-  const store = (namespace: string, key: string, fill: FillTarget | undefined, value: unknown, ttlMs: number, staleMs: number): { payload: Buffer; written: Promise<boolean> } | null => {
+  /** Encodes a value as an entry; one v8 cannot clone is returned to the caller, just not cached. */
+  const encode = (namespace: string, key: string, value: unknown, ttlMs: number, staleMs: number): Produced => {
     const now = Date.now();
     const freshMs = engine.freshMs(ttlMs);
-    let payload: Buffer;
     try {
-      payload = encodeValue(value, { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs });
+      const payload = encodeValue(value, { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs });
+      return { state: 'entry', payload, ttlMs: freshMs + staleMs };
     } catch (err) {
-      // Functions and other values v8 cannot clone are returned, just not cached.
       engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: getOrSet value cannot be serialized; not cached');
-      return null;
+      return { state: 'skip', backOff: false };
     }
-    return { payload, written: fill ? engine.write(namespace, key, fill, payload, freshMs + staleMs) : Promise.resolve(false) };
   };
 
-  const refresh = (namespace: string, key: string, fetch: () => unknown, ttlMs: number, staleMs: number): void => {
-    const id = `${namespace}\0${key}`;
-    if (refreshing.has(id)) return;
-    refreshing.add(id);
-    void (async () => {
-      const token = await engine.lock(namespace, key, 'refresh');
-      if (!token) return;
-      const fill = await engine.prepareFill(namespace, key, false, 0);
-      if (fill === undefined) return;
-      engine.stats.refreshes++;
+  /** The fill context of one call; `fetched` keeps what fetch returned for the caller that ran it. */
+  const fillContext = <T>(namespace: string, key: string, seen: FillContext['seen'], fetch: () => T | Promise<T>, ttlMs: number, staleMs: number) => {
+    const ctx: FillContext & { fetched?: { value: T } } = {
+      namespace, key, seen, label: undefined, kind: 'value',
+      accepts: (payload) => !isResponse(payload),
+      produce: async () => {
+        const value = await fetch();
+        ctx.fetched = { value };
+        return encode(namespace, key, value, ttlMs, staleMs);
+      },
+    };
+    return ctx;
+  };
+
+  const refresh = <T>(namespace: string, key: string, fetch: () => T | Promise<T>, ttlMs: number, staleMs: number): void => {
+    startRefresh(namespace, key, async (token) => {
       try {
-        const stored = store(namespace, key, fill, await fetch(), ttlMs, staleMs);
-        if (stored) await stored.written;
-        engine.unlock(namespace, key, 'refresh', token);
+        await runRefresh(engine, fillContext(namespace, key, { generation: null, seq: 0 }, fetch, ttlMs, staleMs), token);
       } catch (err) {
         engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed; serving stale');
-        engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
       }
-    })().finally(() => refreshing.delete(id));
+    });
   };
 
   return async function getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
@@ -84,37 +87,20 @@ export function createGetOrSet(engine: Engine) {
       return decodeValue<T>(found.payload);
     }
 
-    let fetched: { value: T } | undefined;
-    const { leader, result } = engine.coalesce('value', namespace, key, async () => {
-      const fill = await engine.prepareFill(namespace, key, true, found.seq);
-      if (fill?.landed && !isResponse(fill.landed)) return fill.landed;
-      const token = fill?.token;
-      if (fill && token === null) {
-        const payload = await engine.waitForFill(namespace, key);
-        if (payload !== null && !isResponse(payload)) return payload;
-      }
-      try {
-        fetched = { value: await fetch() };
-        const stored = store(namespace, key, fill, fetched.value, ttlMs, staleMs);
-        // A stored value's write releases the lock itself; otherwise release it now.
-        if (token && !stored) engine.unlock(namespace, key, 'fill', token);
-        return stored?.payload ?? null;
-      } catch (err) {
-        if (token) engine.unlock(namespace, key, 'fill', token);
-        throw err;
-      }
-    });
-    const payload = await result;
-    if (leader) {
-      engine.record(fetched ? 'misses' : 'hits', namespace, key);
-      // The leader gets what fetch returned; waiters and other processes get a deserialized copy.
-      return fetched ? fetched.value : decodeValue<T>(payload!);
+    const ctx = fillContext(namespace, key, found, fetch, ttlMs, staleMs);
+    const outcome = await runMiss(engine, ctx);
+    switch (outcome.state) {
+      case 'produced':
+        engine.record('misses', namespace, key);
+        // The caller that fetched gets what fetch returned; waiters and other processes get a deserialized copy.
+        return ctx.fetched!.value;
+      case 'shared':
+        engine.record('hits', namespace, key);
+        return decodeValue<T>(outcome.payload);
+      case 'alone':
+        // The fill this call joined stored nothing: fetch for this caller, without storing.
+        engine.record('misses', namespace, key);
+        return fetch();
     }
-    if (payload !== null) {
-      engine.record('hits', namespace, key);
-      return decodeValue<T>(payload);
-    }
-    engine.record('misses', namespace, key);
-    return fetch();
   };
 }
