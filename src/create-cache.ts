@@ -22,8 +22,8 @@ export function createCache(options?: CacheOptions): Cache {
   const settings = parseCacheOptions(options);
   const store = settings.redis ? new RedisStore(settings.redis, settings.prefix) : new MemoryStore(settings.memory);
   const l1 = settings.l1 ? new L1Tier(settings.l1, settings.prefix, settings.redis, settings.logger) : undefined;
-  const engine = new Engine(settings, store, l1);
-  if (settings.metrics) engine.observer = createMetricsObserver(settings.metrics);
+  const observer = settings.metrics ? createMetricsObserver(settings.metrics) : undefined;
+  const engine = new Engine(settings, store, { l1, observer });
   const clients = new Map<RequestListener, AppClient>();
   const appClient = (app: RequestListener): AppClient => {
     let client = clients.get(app);
@@ -42,7 +42,7 @@ export function createCache(options?: CacheOptions): Cache {
     getOrSet: createGetOrSet(engine),
     async invalidateNamespaces(namespaces) {
       checkNamespaceList(namespaces, 'namespaces');
-      await engine.clear(namespaces);
+      await engine.clears.clear(namespaces);
     },
     warmup(app, targets, warmupOptions) {
       let everyMs: number | undefined;
@@ -71,7 +71,7 @@ export function createCache(options?: CacheOptions): Cache {
       first.then(() => { busy = false; }, () => { clearInterval(timer); timers.delete(timer); });
       return first;
     },
-    stats: () => engine.stats.snapshot(),
+    stats: () => engine.decisions.snapshot(),
     async close() {
       for (const timer of timers) clearInterval(timer);
       timers.clear();

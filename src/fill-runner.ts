@@ -127,7 +127,7 @@ export async function runRefresh(engine: Engine, ctx: FillContext, token: string
   // No lock here (the refresh lock is held): only the generation to write under.
   const target = await engine.prepareFill(namespace, key, false, 0, ctx.label);
   if (target === undefined) return 'store-down';
-  engine.refreshed();
+  engine.decisions.refreshed();
   let filled: Written;
   try {
     filled = await produceAndWrite(engine, ctx, target);

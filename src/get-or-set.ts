@@ -24,6 +24,7 @@ function checkArguments(namespace: unknown, key: unknown, fetch: unknown, option
 /** Cache-aside for data through an engine. */
 export function createGetOrSet(engine: Engine) {
   const startRefresh = createRefresher(engine);
+  const record = engine.decisions.recorder(undefined);
 
   /** Encodes a value as an entry; one v8 cannot clone is returned to the caller, just not cached. */
   const encode = (namespace: string, key: string, value: unknown, ttlMs: number, staleMs: number): Produced => {
@@ -69,20 +70,20 @@ export function createGetOrSet(engine: Engine) {
 
     const hot = engine.peek(namespace, key);
     if (hot !== undefined && !isResponse(hot)) {
-      engine.record('hits', namespace, key);
+      record.hit(namespace, key);
       return decodeValue<T>(hot);
     }
     const found = await engine.lookup(namespace, key);
     if (found.state === 'bypass') {
-      engine.record('bypasses', namespace, key);
+      record.bypass(namespace, found.reason ?? 'store', key);
       return fetch();
     }
     if (found.payload !== null && !isResponse(found.payload)) {
       if (found.state === 'hit') {
-        engine.record('hits', namespace, key);
+        record.hit(namespace, key);
         return decodeValue<T>(found.payload);
       }
-      engine.record('stale', namespace, key);
+      record.stale(namespace, key);
       refresh(namespace, key, fetch, ttlMs, staleMs);
       return decodeValue<T>(found.payload);
     }
@@ -91,15 +92,15 @@ export function createGetOrSet(engine: Engine) {
     const outcome = await runMiss(engine, ctx);
     switch (outcome.state) {
       case 'produced':
-        engine.record('misses', namespace, key);
+        record.miss(namespace, key);
         // The caller that fetched gets what fetch returned; waiters and other processes get a deserialized copy.
         return ctx.fetched!.value;
       case 'shared':
-        engine.record('hits', namespace, key);
+        record.hit(namespace, key);
         return decodeValue<T>(outcome.payload);
       case 'alone':
         // The fill this call joined stored nothing: fetch for this caller, without storing.
-        engine.record('misses', namespace, key);
+        record.miss(namespace, key);
         return fetch();
     }
   };

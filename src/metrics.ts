@@ -5,8 +5,21 @@
  * ':', or the route's metricsLabel), so 100,000 `user:N` namespaces make one
  * series, not 100,000.
  */
-import type { CacheObserver } from './engine';
 import type { Outcome } from './stats';
+
+/** Receives every decision and every store round trip: metrics plug in here. */
+export interface CacheObserver {
+  /** One request or call's outcome, under a bounded label (a namespace family, never a namespace). */
+  decision(outcome: Outcome, label: string): void;
+  /** One store round trip. */
+  storeCall(operation: string, seconds: number, ok: boolean): void;
+}
+
+/** The bounded label of a namespace: the part before the first ':' ('user:123' → 'user'). */
+export function namespaceFamily(namespace: string): string {
+  const colon = namespace.indexOf(':');
+  return colon === -1 ? namespace : namespace.slice(0, colon);
+}
 
 /** Options of `createCache({ metrics })`. */
 export interface MetricsOptions {

@@ -17,7 +17,7 @@ import { replay } from './replay';
 import { entryKey, requestBypassReason } from './request-key';
 import { captureResponse } from './response-capture';
 import { whyNotStored } from './storable';
-import type { RouteOptions } from './types';
+import type { BypassReason, NotStoredReason, RouteOptions } from './types';
 
 /** Marks the internal request that refreshes a stale entry; its value is `<cache secret>.<lock token>`. */
 export const REFRESH_HEADER = 'x-express-cache-aside-refresh';
@@ -43,13 +43,14 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   const logger = engine.settings.logger;
   const startRefresh = createRefresher(engine);
   const label = settings.metricsLabel;
+  const record = engine.decisions.recorder(label);
 
   const setHeader = (res: Response, value: string): void => {
     if (header && !res.headersSent) res.setHeader(header, value);
   };
 
-  const passThrough = (res: Response, next: NextFunction, namespace: string, reason: string): void => {
-    engine.record('bypasses', namespace, undefined, reason, label);
+  const passThrough = (res: Response, next: NextFunction, namespace: string, reason: BypassReason): void => {
+    record.bypass(namespace, reason);
     setHeader(res, 'BYPASS');
     next();
   };
@@ -63,7 +64,8 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const captured = await done;
     const why = whyNotStored(req, captured, settings);
     if (why !== undefined) {
-      engine.notStored(namespace, key, why);
+      // storable.ts reports the reasons NotStoredReason lists.
+      engine.decisions.notStored(namespace, key, why as NotStoredReason);
       return NOT_STORED;
     }
     const now = Date.now();
@@ -90,13 +92,13 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: FillContext['seen']): void => {
     if (req.method === 'HEAD') {
       // A HEAD answer has no body to store; the handler answers it.
-      engine.record('misses', namespace, key, undefined, label);
+      record.miss(namespace, key);
       setHeader(res, 'MISS');
       next();
       return;
     }
     const ctx = fillContext(namespace, key, seen, () => {
-      engine.record('misses', namespace, key, undefined, label);
+      record.miss(namespace, key);
       // A failed fill is logged and shares nothing: followers then run the handler themselves.
       return runHandler(req, res, next, namespace, key).catch((err: unknown) => {
         logger.error({ namespace, key, err }, 'express-cache-aside: fill failed');
@@ -106,7 +108,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     runMiss(engine, ctx).then((outcome) => {
       switch (outcome.state) {
         case 'shared':
-          engine.record('hits', namespace, key, undefined, label);
+          record.hit(namespace, key);
           replay(req, res, outcome.payload, 'HIT', header);
           return;
         case 'alone':
@@ -168,7 +170,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     }
     const unsafe = requestBypassReason(req, settings);
     if (unsafe !== undefined) {
-      passThrough(res, next, namespace, unsafe);
+      passThrough(res, next, namespace, unsafe as BypassReason);
       return;
     }
     if (refreshToken !== undefined) {
@@ -177,7 +179,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     }
     const hot = engine.peek(namespace, key);
     if (hot !== undefined && isResponse(hot)) {
-      engine.record('hits', namespace, key, undefined, label);
+      record.hit(namespace, key);
       replay(req, res, hot, 'HIT', header, true);
       return;
     }
@@ -185,12 +187,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       switch (found.state) {
         case 'hit':
           if (!isResponse(found.payload!)) break;
-          engine.record('hits', namespace, key, undefined, label);
+          record.hit(namespace, key);
           replay(req, res, found.payload!, 'HIT', header, engine.store.inProcess);
           return;
         case 'stale':
           if (!isResponse(found.payload!)) break;
-          engine.record('stale', namespace, key, undefined, label);
+          record.stale(namespace, key);
           replay(req, res, found.payload!, 'STALE', header, engine.store.inProcess);
           refresh(req, namespace, key);
           return;

@@ -123,6 +123,29 @@ export interface WarmupReport {
   results: WarmupResult[];
 }
 
+/**
+ * Why a request or call was served around the cache (the debug line `BYPASS: <reason>`):
+ * - `authorization`: the request carries credentials and the route is neither `shared` nor varies on them;
+ * - `timeout`, `error`, `circuit-open`: the store did not answer in time, failed, or is skipped after repeated failures;
+ * - `pending-clear`: a clear of the namespace has not reached the store yet;
+ * - `closed`: after `cache.close()`;
+ * - `store`: a background refresh could not reach the store.
+ */
+export type BypassReason = 'authorization' | 'timeout' | 'error' | 'circuit-open' | 'pending-clear' | 'closed' | 'store';
+
+/**
+ * Why an answer was not stored (the debug line `not stored: <reason>`):
+ * - `set-cookie`; the status (`'404'`, `'500'`, …) when it is not in `statuses`; `cache-control` (`no-store`, `private`, `no-cache`);
+ * - `too-large`; `head` (a HEAD answer has no body to store);
+ * - `vary` / `vary:<header>`: the response varies on a request header the key does not hold;
+ * - `reflects:<header>`: the body or a header echoes a request header such as `X-Forwarded-Host`;
+ * - `incomplete`: the client went away, or the handler failed mid-response;
+ * - `cleared while filling`: the namespace was cleared while the handler ran.
+ */
+export type NotStoredReason =
+  | 'set-cookie' | `${number}` | 'cache-control' | 'too-large' | 'head' | 'vary' | `vary:${string}` | `reflects:${string}`
+  | 'incomplete' | 'cleared while filling';
+
 /** Counters of one namespace. */
 export interface NamespaceStats {
   hits: number;
