@@ -20,29 +20,42 @@ import { StoreGate, type CallOptions } from './store-gate';
 import type { LockKind, Store } from './stores/store';
 import type { BypassReason } from './types';
 
-/** What a lookup found: a fresh or stale entry, a miss, or a reason the store was not used. */
-export interface Lookup {
-  state: 'hit' | 'stale' | 'miss' | 'bypass';
-  /** The entry (hit, stale). */
-  payload: Buffer | null;
-  /** The namespace's generation as seen; a fill writes under it. */
+/** What a lookup saw of the namespace: its generation (null when it has none) and the in-process tier sequence taken before it (0 without the tier). */
+export interface Seen {
   generation: Buffer | null;
-  /** Another process holds the fill lock (only when asked). */
-  locked: boolean;
-  /** Why the store was not used (bypass). */
-  reason: BypassReason | undefined;
-  /** The in-process tier's sequence number taken before the lookup (0 without the tier). */
   seq: number;
 }
 
-/** Where a fill writes: the generation it saw, the tier sequence of its lookup, and the fill lock if it took one. */
+/**
+ * What a lookup found, one literal per state (the model is lru-cache's Status):
+ * a fresh or stale entry, a miss (with whether another process holds the fill
+ * lock, when asked), or why the store was not used.
+ */
+export type Lookup =
+  | (Seen & { state: 'hit' | 'stale'; payload: Buffer; locked: boolean })
+  | (Seen & { state: 'miss'; locked: boolean })
+  | { state: 'bypass'; reason: BypassReason };
+
+/** Where a fill writes: the generation it saw, the tier sequence of its lookup, and the fill lock if it took one (null: not taken). */
 export interface FillTarget {
   generation: Buffer;
   seq: number;
   token: string | null;
-  /** A fresh entry another fill landed since the lookup missed: serve it instead of filling. */
-  landed?: Buffer | null;
 }
+
+/**
+ * How getting a fill ready ended: an entry landed since the lookup missed
+ * (serve it), the fill lock taken (`locked`) or held by another process
+ * (`wait`), no lock asked for (`ready`), or the store failed (`failed`: nothing is written).
+ */
+export type PreparedFill =
+  | { state: 'landed'; payload: Buffer; target: FillTarget & { token: null } }
+  | { state: 'locked'; target: FillTarget & { token: string } }
+  | { state: 'wait' | 'ready'; target: FillTarget & { token: null } }
+  | { state: 'failed' };
+
+/** How taking a lock ended: taken (with its token), held by another, or the store failed. */
+export type LockResult = { state: 'taken'; token: string } | { state: 'held' } | { state: 'failed' };
 
 /** What the engine is built with besides its settings and store. */
 export interface EngineParts {
@@ -55,7 +68,7 @@ export interface EngineParts {
 const POLL_INTERVAL_MS = 25;
 
 function bypass(reason: BypassReason): Lookup {
-  return { state: 'bypass', payload: null, generation: null, locked: false, reason, seq: 0 };
+  return { state: 'bypass', reason };
 }
 
 function bypassReason(err: unknown): BypassReason {
@@ -75,7 +88,7 @@ export class Engine {
   readonly clears: Clears;
   private readonly gate: StoreGate;
   private readonly l1: L1Tier | undefined;
-  private readonly inflight = new Map<string, Promise<Buffer | null>>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly pendingWrites = new Set<Promise<unknown>>();
   private readonly backgroundTimeoutMs: number;
   closed = false;
@@ -121,27 +134,32 @@ export class Engine {
     if (payload !== null && isEnvelope(payload)) {
       const now = Date.now();
       const state = entryState(payload, now);
-      if (state === 'hit' && seq !== 0) l1!.set(namespace, key, payload, seq, freshUntil(payload), now);
-      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, reason: undefined, seq };
+      if (state === 'hit' && seq !== 0 && l1 !== undefined) l1.set(namespace, key, payload, seq, freshUntil(payload), now);
+      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, seq };
     }
-    return { state: 'miss', payload: null, generation: found.generation, locked: found.locked, reason: undefined, seq };
+    return { state: 'miss', generation: found.generation, locked: found.locked, seq };
   }
 
   /**
    * Gets a fill ready: the generation to write under and, withLock, the
-   * cross-process fill lock (token null: another process holds it).
-   * Resolves undefined when the store failed: then nothing is written.
+   * cross-process fill lock, or an entry that landed since the lookup
+   * missed; never rejects.
    */
-  async prepareFill(namespace: string, key: string, withLock: boolean, seq: number, label?: string): Promise<FillTarget | undefined> {
+  async prepareFill(namespace: string, key: string, withLock: boolean, seq: number, label?: string): Promise<PreparedFill> {
     const token = withLock ? uniqueToken() : undefined;
+    let prepared;
     try {
       const prepare = () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs);
-      const { generation, locked, payload } = await this.gate.call('prepare', prepare, { namespace, label });
-      const landed = payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit' ? payload : null;
-      return { generation, seq, token: locked ? token! : null, landed };
+      prepared = await this.gate.call('prepare', prepare, { namespace, label });
     } catch {
-      return undefined;
+      return { state: 'failed' };
     }
+    const { generation, locked, payload } = prepared;
+    if (payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit') {
+      return { state: 'landed', payload, target: { generation, seq, token: null } };
+    }
+    if (token !== undefined && locked) return { state: 'locked', target: { generation, seq, token } };
+    return { state: withLock ? 'wait' : 'ready', target: { generation, seq, token: null } };
   }
 
   /**
@@ -171,13 +189,14 @@ export class Engine {
     while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
   }
 
-  /** Takes a lock: a token when taken, null when another holds it, undefined when the store failed. */
-  async lock(namespace: string, key: string, kind: LockKind, ttlMs = this.settings.lockTtlMs): Promise<string | null | undefined> {
+  /** Takes a lock; never rejects. */
+  async lock(namespace: string, key: string, kind: LockKind, ttlMs = this.settings.lockTtlMs): Promise<LockResult> {
     const token = uniqueToken();
     try {
-      return (await this.gate.call('lock', () => this.store.acquireLock(namespace, key, kind, token, ttlMs), { namespace })) ? token : null;
+      const taken = await this.gate.call('lock', () => this.store.acquireLock(namespace, key, kind, token, ttlMs), { namespace });
+      return taken ? { state: 'taken', token } : { state: 'held' };
     } catch {
-      return undefined;
+      return { state: 'failed' };
     }
   }
 
@@ -215,9 +234,10 @@ export class Engine {
    * Runs `fill` once per entry in this process: concurrent callers for the
    * same entry share the first caller's promise.
    */
-  coalesce(kind: 'response' | 'value', namespace: string, key: string, fill: () => Promise<Buffer | null>): { leader: boolean; result: Promise<Buffer | null> } {
+  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, fill: () => Promise<T>): { leader: boolean; result: Promise<T> } {
     const id = `${encodePart(namespace)}:${kind}:${key}`;
-    const running = this.inflight.get(id);
+    // Every fill of one kind is made by one front end through the fill runner, so a running one has this T.
+    const running = this.inflight.get(id) as Promise<T> | undefined;
     if (running) return { leader: false, result: running };
     const result = fill().finally(() => {
       if (this.inflight.get(id) === result) this.inflight.delete(id);

@@ -5,7 +5,7 @@
  * order of lock, re-check, wait, produce and write or release lives here,
  * so a change to the protocol lands once.
  */
-import type { Engine, FillTarget } from './engine';
+import type { Engine, FillTarget, Seen } from './engine';
 
 /** An answer that may be stored, or why it is not stored. */
 export type Produced =
@@ -30,7 +30,7 @@ export interface FillContext {
   /** Metrics label of the decisions and store calls. */
   readonly label: string | undefined;
   /** The generation and in-process tier sequence the lookup saw (generation null: the namespace had none). */
-  readonly seen: { readonly generation: Buffer | null; readonly seq: number };
+  readonly seen: Readonly<Seen>;
   /** Whether an entry found in the store is of this front end's kind (a response, a value). */
   accepts(payload: Buffer): boolean;
   /** Runs the handler or fetch (answering the client on the way, for a response). May reject (fetch threw). */
@@ -70,14 +70,15 @@ export async function produceAndWrite(engine: Engine, ctx: FillContext, target: 
 async function lead(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
   const { namespace, key } = ctx;
   // Lock and re-check in one round trip: another process may have filled the entry since our lookup missed.
-  const target = await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
-  if (target?.landed && ctx.accepts(target.landed)) return { state: 'shared', payload: target.landed };
-  if (target && target.token === null) {
-    // Another process holds the lock: its entry is on its way, cheaper than a second fill.
+  const prepared = await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
+  if (prepared.state === 'landed' && ctx.accepts(prepared.payload)) return { state: 'shared', payload: prepared.payload };
+  if (prepared.state === 'wait' || prepared.state === 'landed') {
+    // Another process holds the lock (or filled the key with the other kind): its entry is on its way, cheaper than a second fill.
     const payload = await engine.waitForFill(namespace, key, ctx.label);
     if (payload !== null && ctx.accepts(payload)) return { state: 'shared', payload };
   }
-  // Our turn: no lock (store failed: produce without writing), our lock, or the holder gave up.
+  // Our turn: our lock, no lock (the holder gave up), or the store failed (produce without writing).
+  const target = prepared.state === 'failed' ? undefined : prepared.target;
   const token = target?.token;
   let filled: Written | undefined;
   try {
@@ -96,15 +97,11 @@ async function lead(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
  * 'alone' when it had none to share; a rejection of produce reaches every caller.
  */
 export async function runMiss(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
-  let leaderOutcome: MissOutcome | undefined;
-  // In-process followers share the leader's payload, never its answer: they answer themselves.
-  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, async () => {
-    leaderOutcome = await lead(engine, ctx);
-    return leaderOutcome.state === 'alone' ? null : leaderOutcome.payload;
-  });
-  const payload = await result;
-  if (leader) return leaderOutcome!;
-  return payload === null ? { state: 'alone' } : { state: 'shared', payload };
+  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, () => lead(engine, ctx));
+  const outcome = await result;
+  if (leader || outcome.state !== 'produced') return outcome;
+  // In-process followers share the leader's entry, never its answer: they answer themselves.
+  return outcome.payload === null ? { state: 'alone' } : { state: 'shared', payload: outcome.payload };
 }
 
 /** A follower whose fill had nothing to share produces on its own, writing under the generation its lookup saw. */
@@ -125,8 +122,9 @@ export type RefreshOutcome = 'refreshed' | 'not-stored' | 'store-down';
 export async function runRefresh(engine: Engine, ctx: FillContext, token: string): Promise<RefreshOutcome> {
   const { namespace, key } = ctx;
   // No lock here (the refresh lock is held): only the generation to write under.
-  const target = await engine.prepareFill(namespace, key, false, 0, ctx.label);
-  if (target === undefined) return 'store-down';
+  const prepared = await engine.prepareFill(namespace, key, false, 0, ctx.label);
+  if (prepared.state === 'failed') return 'store-down';
+  const target = prepared.target;
   engine.decisions.refreshed();
   let filled: Written;
   try {
@@ -159,9 +157,9 @@ export function createRefresher(engine: Engine): (namespace: string, key: string
     if (refreshing.has(id)) return;
     refreshing.add(id);
     void (async () => {
-      const token = await engine.lock(namespace, key, 'refresh');
-      // null: another process refreshes it; undefined: the store failed, the stale copy is served meanwhile.
-      if (token) await run(token);
+      const lock = await engine.lock(namespace, key, 'refresh');
+      // Held: another process refreshes it; failed: the store failed, the stale copy is served meanwhile.
+      if (lock.state === 'taken') await run(lock.token);
     })().finally(() => refreshing.delete(id));
   };
 }

@@ -75,10 +75,10 @@ export function createGetOrSet(engine: Engine) {
     }
     const found = await engine.lookup(namespace, key);
     if (found.state === 'bypass') {
-      record.bypass(namespace, found.reason ?? 'store', key);
+      record.bypass(namespace, found.reason, key);
       return fetch();
     }
-    if (found.payload !== null && !isResponse(found.payload)) {
+    if (found.state !== 'miss' && !isResponse(found.payload)) {
       if (found.state === 'hit') {
         record.hit(namespace, key);
         return decodeValue<T>(found.payload);

@@ -4,5 +4,5 @@ export { CacheStoreError } from './errors';
 export type { CacheStoreErrorCode } from './errors';
 export type {
   Cache, CacheOptions, CacheStats, Duration, FromRequest, GetOrSetOptions, InvalidateOptions, Logger,
-  NamespaceStats, RouteOptions, WarmupOptions, WarmupReport, WarmupResult, WarmupTarget,
+  BypassReason, MetricsOptions, NamespaceStats, NotStoredReason, RouteOptions, WarmupOptions, WarmupReport, WarmupResult, WarmupTarget,
 } from './types';

@@ -6,6 +6,7 @@
  * series, not 100,000.
  */
 import type { Outcome } from './stats';
+import type { MetricsOptions } from './types';
 
 /** Receives every decision and every store round trip: metrics plug in here. */
 export interface CacheObserver {
@@ -21,13 +22,6 @@ export function namespaceFamily(namespace: string): string {
   return colon === -1 ? namespace : namespace.slice(0, colon);
 }
 
-/** Options of `createCache({ metrics })`. */
-export interface MetricsOptions {
-  /** A prom-client Registry the metrics are registered in. */
-  registry: unknown;
-  /** Prefix of metric names. @default 'express_cache_aside_' */
-  prefix?: string;
-}
 
 interface CounterLike {
   labels(...values: string[]): { inc(): void };

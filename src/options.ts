@@ -4,7 +4,10 @@
  * naming it when the app starts, never at request time.
  */
 import { durationToMs } from './duration';
-import type { CacheOptions, FromRequest, InvalidateOptions, Logger, RouteOptions } from './types';
+import type { CompressionSettings } from './compression';
+import type { L1Settings } from './l1-tier';
+import type { MemoryStoreOptions } from './stores/memory-store';
+import type { CacheOptions, FromRequest, InvalidateOptions, Logger, MetricsOptions, RouteOptions } from './types';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -22,11 +25,17 @@ export interface CacheSettings {
   lockTtlMs: number;
   refreshBackoffMs: number;
   jitter: number;
-  breaker: { failures: number; cooldownMs: number } | false;
-  memory: { maxEntries: number; maxBytes: number };
-  l1: { max: number; ttlMs: number } | undefined;
-  metrics: { registry: unknown; prefix?: string } | undefined;
-  compression: { thresholdBytes: number } | undefined;
+  breaker: BreakerSettings | false;
+  memory: MemoryStoreOptions;
+  l1: L1Settings | undefined;
+  metrics: MetricsOptions | undefined;
+  compression: CompressionSettings | undefined;
+}
+
+/** Settings of the circuit breaker. */
+export interface BreakerSettings {
+  failures: number;
+  cooldownMs: number;
 }
 
 /** Settings of one cached route after parsing. */
@@ -135,7 +144,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
       cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
     };
   }
-  let memory = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
+  let memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
   if (o.memory !== undefined) {
     checkObject(o.memory, 'option "memory"');
     checkKnown(o.memory, ['maxEntries', 'maxBytes'], 'memory');

@@ -186,18 +186,18 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     engine.lookup(namespace, key, false, label).then((found) => {
       switch (found.state) {
         case 'hit':
-          if (!isResponse(found.payload!)) break;
+          if (!isResponse(found.payload)) break;
           record.hit(namespace, key);
-          replay(req, res, found.payload!, 'HIT', header, engine.store.inProcess);
+          replay(req, res, found.payload, 'HIT', header, engine.store.inProcess);
           return;
         case 'stale':
-          if (!isResponse(found.payload!)) break;
+          if (!isResponse(found.payload)) break;
           record.stale(namespace, key);
-          replay(req, res, found.payload!, 'STALE', header, engine.store.inProcess);
+          replay(req, res, found.payload, 'STALE', header, engine.store.inProcess);
           refresh(req, namespace, key);
           return;
         case 'bypass':
-          passThrough(res, next, namespace, found.reason ?? 'store');
+          passThrough(res, next, namespace, found.reason);
           return;
         case 'miss':
           break;

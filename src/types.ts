@@ -50,9 +50,17 @@ export interface CacheOptions {
    */
   l1?: { max?: number; ttl?: Duration };
   /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
-  metrics?: { registry: unknown; prefix?: string };
+  metrics?: MetricsOptions;
   /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */
   compress?: boolean | { threshold?: number };
+}
+
+/** Options of `createCache({ metrics })`. */
+export interface MetricsOptions {
+  /** A prom-client Registry the metrics are registered in. */
+  registry: unknown;
+  /** Prefix of metric names. @default 'express_cache_aside_' */
+  prefix?: string;
 }
 
 /** A value, or a function of the request that gives it. */
