@@ -8,18 +8,8 @@
 import { decodeValue, encodeValue, isResponse } from './entry-codec';
 import type { Engine } from './engine';
 import { createRefresher, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
-import { parseDuration } from './options';
+import { parseGetOrSetArguments } from './options';
 import type { GetOrSetOptions } from './types';
-
-function checkArguments(namespace: unknown, key: unknown, fetch: unknown, options: unknown): void {
-  if (typeof namespace !== 'string' || namespace === '') throw new TypeError('express-cache-aside: getOrSet namespace must be a non-empty string');
-  if (typeof key !== 'string' || key === '') throw new TypeError('express-cache-aside: getOrSet key must be a non-empty string');
-  if (typeof fetch !== 'function') throw new TypeError('express-cache-aside: getOrSet fetch must be a function');
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('express-cache-aside: getOrSet options must be an object');
-  for (const name of Object.keys(options ?? {})) {
-    if (name !== 'ttl' && name !== 'staleTtl') throw new TypeError(`express-cache-aside: option "${name}" is not an option of getOrSet() (known: ttl, staleTtl)`);
-  }
-}
 
 /** Cache-aside for data through an engine. */
 export function createGetOrSet(engine: Engine) {
@@ -64,9 +54,7 @@ export function createGetOrSet(engine: Engine) {
   };
 
   return async function getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
-    checkArguments(namespace, key, fetch, options);
-    const ttlMs = options?.ttl === undefined ? engine.settings.ttlMs : parseDuration('ttl', options.ttl, { allowZero: false });
-    const staleMs = options?.staleTtl === undefined ? 0 : parseDuration('staleTtl', options.staleTtl, { allowZero: true });
+    const { ttlMs, staleTtlMs: staleMs } = parseGetOrSetArguments(namespace, key, fetch, options, engine.settings.ttlMs);
 
     const hot = engine.peek(namespace, key);
     if (hot !== undefined && !isResponse(hot)) {

@@ -6,6 +6,7 @@
  * series, not 100,000.
  */
 import type { Outcome } from './stats';
+import { fail } from './options';
 import type { MetricsOptions } from './types';
 
 /** Receives every decision and every store round trip: metrics plug in here. */
@@ -52,19 +53,19 @@ function loadPromClient(): PromClient {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('prom-client') as PromClient;
   } catch {
-    throw new TypeError('express-cache-aside: option "metrics" needs prom-client installed (npm install prom-client)');
+    fail('metrics', 'needs prom-client installed (npm install prom-client)', 'EOPTION_PEER_MISSING');
   }
 }
 
-/** Builds the observer that feeds prom-client; throws a TypeError for a bad registry or a missing prom-client. */
-export function createMetricsObserver(options: MetricsOptions): CacheObserver {
+/** Builds the observer that feeds prom-client (options checked by parseMetricsOptions); throws a CacheOptionError without prom-client. */
+export function createMetricsObserver(options: MetricsOptions & { prefix: string }): CacheObserver {
   const prom = loadPromClient();
   const registry = options.registry as RegistryLike;
+  // Checked after prom-client loads: without it, the missing dependency is the error worth reporting.
   if (typeof registry !== 'object' || registry === null || typeof registry.getSingleMetric !== 'function') {
-    throw new TypeError('express-cache-aside: option "metrics.registry" must be a prom-client Registry');
+    fail('metrics.registry', 'must be a prom-client Registry');
   }
-  const prefix = options.prefix ?? 'express_cache_aside_';
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new TypeError('express-cache-aside: option "metrics.prefix" must be a valid Prometheus metric name prefix');
+  const prefix = options.prefix;
 
   // Two caches on one registry share the metrics instead of failing on a duplicate name.
   const counter = (outcome: Outcome): CounterLike => {
