@@ -168,12 +168,14 @@ export class Engine {
    * stored, never rejects.
    */
   write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number, label?: string): Promise<boolean> {
-    if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
     const generation = fill.generation;
     const release = fill.token ?? undefined;
     const write = () => this.store.write(namespace, key, generation, payload, ttlMs, release);
     const pending = this.gate.call('write', write, { timeoutMs: this.backgroundTimeoutMs, namespace, label }).then(
       (written) => {
+        // Into the in-process tier only once the store took it under its generation: a fill begun before
+        // another process's clear is refused by the store, and so never served from this tier either.
+        if (written && fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
         if (!written) this.decisions.notStored(namespace, key, 'cleared while filling');
         return written;
       },
@@ -231,11 +233,14 @@ export class Engine {
   }
 
   /**
-   * Runs `fill` once per entry in this process: concurrent callers for the
-   * same entry share the first caller's promise.
+   * Runs `fill` once per entry and generation in this process: concurrent
+   * callers that saw the same generation share the first caller's promise.
+   * A caller that saw a newer generation (another process cleared the
+   * namespace) never joins a fill begun under an older one.
    */
-  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, fill: () => Promise<T>): { leader: boolean; result: Promise<T> } {
-    const id = `${encodePart(namespace)}:${kind}:${key}`;
+  coalesce<T>(kind: 'response' | 'value', namespace: string, generation: Buffer | null, key: string, fill: () => Promise<T>): { leader: boolean; result: Promise<T> } {
+    // The generation has a fixed length, so the key after it cannot make two ids collide.
+    const id = `${encodePart(namespace)}:${kind}:${generation === null ? '-' : generation.toString('hex')}:${key}`;
     // Every fill of one kind is made by one front end through the fill runner, so a running one has this T.
     const running = this.inflight.get(id) as Promise<T> | undefined;
     if (running) return { leader: false, result: running };

@@ -97,7 +97,8 @@ async function lead(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
  * 'alone' when it had none to share; a rejection of produce reaches every caller.
  */
 export async function runMiss(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
-  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, () => lead(engine, ctx));
+  // Keyed by the generation the lookup saw: a caller that has seen a newer generation never joins an older fill.
+  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.seen.generation, ctx.key, () => lead(engine, ctx));
   const outcome = await result;
   if (leader || outcome.state !== 'produced') return outcome;
   // In-process followers share the leader's entry, never its answer: they answer themselves.
