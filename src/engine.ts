@@ -52,7 +52,7 @@ export type PreparedFill =
   | { state: 'landed'; payload: Buffer; target: FillTarget & { token: null } }
   | { state: 'locked'; target: FillTarget & { token: string } }
   | { state: 'wait' | 'ready'; target: FillTarget & { token: null } }
-  | { state: 'failed' };
+  | { state: 'failed'; reason: BypassReason };
 
 /** How taking a lock ended: taken (with its token), held by another, or the store failed. */
 export type LockResult = { state: 'taken'; token: string } | { state: 'held' } | { state: 'failed' };
@@ -76,6 +76,17 @@ function bypassReason(err: unknown): BypassReason {
   return code === 'ECACHE_TIMEOUT' ? 'timeout' : code === 'ECACHE_CIRCUIT_OPEN' ? 'circuit-open' : 'error';
 }
 
+/** A fill running in this process: the generation its lookup saw and the one its prepare step returned. */
+interface InFlightFill {
+  seen: Buffer | null;
+  prepared: Buffer | null;
+  result: Promise<unknown>;
+}
+
+function sameGeneration(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** The engine of one cache. */
@@ -88,7 +99,7 @@ export class Engine {
   readonly clears: Clears;
   private readonly gate: StoreGate;
   private readonly l1: L1Tier | undefined;
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, InFlightFill>();
   private readonly pendingWrites = new Set<Promise<unknown>>();
   private readonly backgroundTimeoutMs: number;
   closed = false;
@@ -151,8 +162,11 @@ export class Engine {
     try {
       const prepare = () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs);
       prepared = await this.gate.call('prepare', prepare, { namespace, label });
-    } catch {
-      return { state: 'failed' };
+    } catch (err) {
+      // A timeout is the client's view: the lock may have been taken in the store all the same. Release it
+      // in the background, or the next request waits lockWaitMs for a fill that never comes.
+      if (token !== undefined && (err as CacheStoreError).code === 'ECACHE_TIMEOUT') this.unlock(namespace, key, 'fill', token);
+      return { state: 'failed', reason: bypassReason(err) };
     }
     const { generation, locked, payload } = prepared;
     if (payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit') {
@@ -233,21 +247,25 @@ export class Engine {
   }
 
   /**
-   * Runs `fill` once per entry and generation in this process: concurrent
-   * callers that saw the same generation share the first caller's promise.
-   * A caller that saw a newer generation (another process cleared the
-   * namespace) never joins a fill begun under an older one.
+   * Runs `fill` once per entry in this process: a concurrent caller shares
+   * the running fill's promise if it saw the generation that fill saw or was
+   * prepared under (`fill` reports it through `prepared`). A caller that saw
+   * another generation (another process cleared the namespace) never joins
+   * it: it starts its own fill, which later callers join.
    */
-  coalesce<T>(kind: 'response' | 'value', namespace: string, generation: Buffer | null, key: string, fill: () => Promise<T>): { leader: boolean; result: Promise<T> } {
-    // The generation has a fixed length, so the key after it cannot make two ids collide.
-    const id = `${encodePart(namespace)}:${kind}:${generation === null ? '-' : generation.toString('hex')}:${key}`;
-    // Every fill of one kind is made by one front end through the fill runner, so a running one has this T.
-    const running = this.inflight.get(id) as Promise<T> | undefined;
-    if (running) return { leader: false, result: running };
-    const result = fill().finally(() => {
-      if (this.inflight.get(id) === result) this.inflight.delete(id);
+  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, seen: Buffer | null, fill: (prepared: (generation: Buffer) => void) => Promise<T>): { leader: boolean; result: Promise<T> } {
+    const id = `${encodePart(namespace)}:${kind}:${key}`;
+    const running = this.inflight.get(id);
+    if (running && (sameGeneration(running.seen, seen) || sameGeneration(running.prepared, seen))) {
+      // Every fill of one kind is made by one front end through the fill runner, so a running one has this T.
+      return { leader: false, result: running.result as Promise<T> };
+    }
+    const entry: InFlightFill = { seen, prepared: null, result: Promise.resolve() };
+    const result = fill((generation) => { entry.prepared = generation; }).finally(() => {
+      if (this.inflight.get(id) === entry) this.inflight.delete(id);
     });
-    this.inflight.set(id, result);
+    entry.result = result;
+    this.inflight.set(id, entry);
     return { leader: true, result };
   }
 

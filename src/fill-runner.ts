@@ -6,6 +6,7 @@
  * so a change to the protocol lands once.
  */
 import type { Engine, FillTarget, Seen } from './engine';
+import type { BypassReason } from './types';
 
 /** An answer that may be stored, or why it is not stored. */
 export type Produced =
@@ -33,14 +34,20 @@ export interface FillContext {
   readonly seen: Readonly<Seen>;
   /** Whether an entry found in the store is of this front end's kind (a response, a value). */
   accepts(payload: Buffer): boolean;
-  /** Runs the handler or fetch (answering the client on the way, for a response). May reject (fetch threw). */
-  produce(): Promise<Produced>;
+  /**
+   * Runs the handler or fetch (answering the client on the way, for a response). May reject (fetch threw).
+   * `bypass`: the store failed, the answer is served around the cache (BYPASS) and not written.
+   */
+  produce(bypass?: BypassReason): Promise<Produced>;
 }
 
 /** How a miss ended for one caller. */
 export type MissOutcome =
-  /** This caller produced the entry (and answered with its own result). */
-  | { state: 'produced'; payload: Buffer | null }
+  /**
+   * This caller produced the entry (and answered with its own result).
+   * `bypass`: the store failed getting the fill ready, so it produced around the cache and wrote nothing.
+   */
+  | { state: 'produced'; payload: Buffer | null; bypass?: BypassReason }
   /** Another fill made the entry, in this process or another: answer with it (a hit). */
   | { state: 'shared'; payload: Buffer }
   /** The fill this caller joined had nothing to share: it must produce alone (see produceAlone). */
@@ -67,19 +74,27 @@ export async function produceAndWrite(engine: Engine, ctx: FillContext, target: 
  * wait serves what the lock holder makes, and a fill that writes nothing
  * releases the lock so waiters stop waiting.
  */
-async function lead(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
+async function lead(engine: Engine, ctx: FillContext, preparedUnder: (generation: Buffer) => void): Promise<MissOutcome> {
   const { namespace, key } = ctx;
   // Lock and re-check in one round trip: another process may have filled the entry since our lookup missed.
   const prepared = await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
+  // Callers that see the generation this fill writes under may join it (its producing starts after this point).
+  if (prepared.state !== 'failed') preparedUnder(prepared.target.generation);
   if (prepared.state === 'landed' && ctx.accepts(prepared.payload)) return { state: 'shared', payload: prepared.payload };
+  if (prepared.state === 'failed') {
+    // The store failed (a timeout, say): like any store failure, answered around the cache (BYPASS), nothing written;
+    // followers in this process still share the answer instead of each running the handler.
+    const produced = await ctx.produce(prepared.reason);
+    return { state: 'produced', payload: produced.state === 'entry' ? produced.payload : null, bypass: prepared.reason };
+  }
   if (prepared.state === 'wait' || prepared.state === 'landed') {
     // Another process holds the lock (or filled the key with the other kind): its entry is on its way, cheaper than a second fill.
     const payload = await engine.waitForFill(namespace, key, ctx.label);
     if (payload !== null && ctx.accepts(payload)) return { state: 'shared', payload };
   }
-  // Our turn: our lock, no lock (the holder gave up), or the store failed (produce without writing).
-  const target = prepared.state === 'failed' ? undefined : prepared.target;
-  const token = target?.token;
+  // Our turn: our lock, or no lock (the holder gave up).
+  const target = prepared.target;
+  const token = target.token;
   let filled: Written | undefined;
   try {
     filled = await produceAndWrite(engine, ctx, target);
@@ -97,8 +112,8 @@ async function lead(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
  * 'alone' when it had none to share; a rejection of produce reaches every caller.
  */
 export async function runMiss(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
-  // Keyed by the generation the lookup saw: a caller that has seen a newer generation never joins an older fill.
-  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.seen.generation, ctx.key, () => lead(engine, ctx));
+  // By the generation the lookup saw: a caller that has seen a newer generation never joins an older fill.
+  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, ctx.seen.generation, (prepared) => lead(engine, ctx, prepared));
   const outcome = await result;
   if (leader || outcome.state !== 'produced') return outcome;
   // In-process followers share the leader's entry, never its answer: they answer themselves.

@@ -80,7 +80,8 @@ export function createGetOrSet(engine: Engine) {
     const outcome = await runMiss(engine, ctx);
     switch (outcome.state) {
       case 'produced':
-        record.miss(namespace, key);
+        if (outcome.bypass) record.bypass(namespace, outcome.bypass, key);
+        else record.miss(namespace, key);
         // The caller that fetched gets what fetch returned; waiters and other processes get a deserialized copy.
         return ctx.fetched!.value;
       case 'shared':
@@ -90,6 +91,7 @@ export function createGetOrSet(engine: Engine) {
         // The fill this call joined stored nothing: fetch for this caller, without storing.
         record.miss(namespace, key);
         return fetch();
+
     }
   };
 }

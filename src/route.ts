@@ -56,9 +56,9 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   };
 
   /** Runs the handler with the response captured (header MISS); resolves the entry to store, or why not. */
-  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string): Promise<Produced> => {
+  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, cacheHeader = 'MISS'): Promise<Produced> => {
     const inherited = res.getHeaders() as Record<string, unknown>;
-    setHeader(res, 'MISS');
+    setHeader(res, cacheHeader);
     const done = captureResponse(res, settings.maxBodyBytes, inherited, header);
     next();
     const captured = await done;
@@ -84,7 +84,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   };
 
   /** The fill context of one request: the runner drives the fill, the route only runs the handler and replays. */
-  const fillContext = (namespace: string, key: string, seen: FillContext['seen'], produce: () => Promise<Produced>): FillContext => ({
+  const fillContext = (namespace: string, key: string, seen: FillContext['seen'], produce: FillContext['produce']): FillContext => ({
     namespace, key, seen, label, kind: 'response', accepts: isResponse, produce,
   });
 
@@ -97,10 +97,11 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       next();
       return;
     }
-    const ctx = fillContext(namespace, key, seen, () => {
-      record.miss(namespace, key);
+    const ctx = fillContext(namespace, key, seen, (bypass) => {
+      if (bypass) record.bypass(namespace, bypass);
+      else record.miss(namespace, key);
       // A failed fill is logged and shares nothing: followers then run the handler themselves.
-      return runHandler(req, res, next, namespace, key).catch((err: unknown) => {
+      return runHandler(req, res, next, namespace, key, bypass ? 'BYPASS' : 'MISS').catch((err: unknown) => {
         logger.error({ namespace, key, err }, 'express-cache-aside: fill failed');
         return NOT_STORED;
       });
@@ -114,6 +115,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
         case 'alone':
           void produceAlone(engine, ctx);
           return;
+
         case 'produced':
           return;
       }
