@@ -10,11 +10,12 @@ import { AppClient } from './internal-request';
 import { L1Tier } from './l1-tier';
 import { createMetricsObserver } from './metrics';
 import { createInvalidate } from './invalidate';
-import { checkNamespaceList, parseCacheOptions, parseDuration } from './options';
+import { checkNamespaceList, parseCacheOptions, parseWarmupArguments, type WarmupSettings } from './options';
+import { PeriodicWarmups } from './periodic-warmup';
 import { createRoute } from './route';
 import { MemoryStore } from './stores/memory-store';
 import { RedisStore } from './stores/redis-store';
-import type { Cache, CacheOptions } from './types';
+import type { Cache, CacheOptions, WarmupReport } from './types';
 import { warmup } from './warmup';
 
 /** Creates a cache. Invalid options throw a TypeError naming the option. */
@@ -22,8 +23,8 @@ export function createCache(options?: CacheOptions): Cache {
   const settings = parseCacheOptions(options);
   const store = settings.redis ? new RedisStore(settings.redis, settings.prefix) : new MemoryStore(settings.memory);
   const l1 = settings.l1 ? new L1Tier(settings.l1, settings.prefix, settings.redis, settings.logger) : undefined;
-  const engine = new Engine(settings, store, l1);
-  if (settings.metrics) engine.observer = createMetricsObserver(settings.metrics);
+  const observer = settings.metrics ? createMetricsObserver(settings.metrics) : undefined;
+  const engine = new Engine(settings, store, { l1, observer });
   const clients = new Map<RequestListener, AppClient>();
   const appClient = (app: RequestListener): AppClient => {
     let client = clients.get(app);
@@ -34,7 +35,7 @@ export function createCache(options?: CacheOptions): Cache {
     return client;
   };
   const context = { engine, appClient };
-  const timers = new Set<NodeJS.Timeout>();
+  const periodic = new PeriodicWarmups(settings.logger, () => engine.closed);
 
   return {
     route: (routeOptions) => createRoute(context, routeOptions),
@@ -42,39 +43,21 @@ export function createCache(options?: CacheOptions): Cache {
     getOrSet: createGetOrSet(engine),
     async invalidateNamespaces(namespaces) {
       checkNamespaceList(namespaces, 'namespaces');
-      await engine.clear(namespaces);
+      await engine.clears.clear(namespaces);
     },
     warmup(app, targets, warmupOptions) {
-      let everyMs: number | undefined;
+      let parsed: WarmupSettings;
       try {
-        if (warmupOptions?.every !== undefined) everyMs = parseDuration('every', warmupOptions.every, { allowZero: false });
+        parsed = parseWarmupArguments(app, targets, warmupOptions);
       } catch (err) {
         return Promise.reject(err);
       }
-      const first = warmup(engine, appClient, app as RequestListener, targets, warmupOptions);
-      if (everyMs === undefined) return first;
-      let busy = true;
-      const timer = setInterval(() => {
-        if (engine.closed) return;
-        if (busy) {
-          settings.logger.info({}, 'express-cache-aside: periodic warmup skipped, the previous run is still going');
-          return;
-        }
-        busy = true;
-        warmup(engine, appClient, app as RequestListener, targets, warmupOptions)
-          .catch((err: unknown) => settings.logger.error({ err: String(err) }, 'express-cache-aside: periodic warmup failed'))
-          .finally(() => { busy = false; });
-      }, everyMs);
-      timer.unref();
-      timers.add(timer);
-      // A first run that rejects had bad arguments: nothing is scheduled.
-      first.then(() => { busy = false; }, () => { clearInterval(timer); timers.delete(timer); });
-      return first;
+      const run = (): Promise<WarmupReport> => warmup(engine, appClient, app as RequestListener, targets, parsed);
+      return parsed.everyMs === undefined ? run() : periodic.start(parsed.everyMs, run);
     },
-    stats: () => engine.stats.snapshot(),
+    stats: () => engine.decisions.snapshot(),
     async close() {
-      for (const timer of timers) clearInterval(timer);
-      timers.clear();
+      periodic.close();
       await engine.close();
       await Promise.all([...clients.values()].map((client) => client.close()));
       clients.clear();

@@ -116,3 +116,10 @@ export function responseBody(buf: Buffer): Buffer {
 export function decodeValue<T>(buf: Buffer): T {
   return deserialize(buf.subarray(TIMES_END)) as T;
 }
+
+/** Fresh, stale or expired, by the times in the envelope. */
+export function entryState(payload: Buffer, now: number): 'hit' | 'stale' | 'miss' {
+  if (now < freshUntil(payload)) return 'hit';
+  if (now < staleUntil(payload)) return 'stale';
+  return 'miss';
+}

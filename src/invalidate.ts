@@ -47,12 +47,11 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
       }
       state = 'clearing';
       namespacesFor(req)
-        .then((namespaces) => engine.clear(namespaces).then((cleared) => {
+        .then((namespaces) => engine.clears.clear(namespaces).then((cleared) => {
           logger.debug({ namespaces, cleared }, 'express-cache-aside: invalidated');
         }))
         .catch((err: unknown) => {
-          engine.stats.count('errors', undefined);
-          engine.observer?.decision('errors', '');
+          engine.decisions.error(undefined, undefined);
           logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');
         })
         .finally(() => {

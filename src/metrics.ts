@@ -5,16 +5,24 @@
  * ':', or the route's metricsLabel), so 100,000 `user:N` namespaces make one
  * series, not 100,000.
  */
-import type { CacheObserver } from './engine';
 import type { Outcome } from './stats';
+import { fail } from './options';
+import type { MetricsOptions } from './types';
 
-/** Options of `createCache({ metrics })`. */
-export interface MetricsOptions {
-  /** A prom-client Registry the metrics are registered in. */
-  registry: unknown;
-  /** Prefix of metric names. @default 'express_cache_aside_' */
-  prefix?: string;
+/** Receives every decision and every store round trip: metrics plug in here. */
+export interface CacheObserver {
+  /** One request or call's outcome, under a bounded label (a namespace family, never a namespace). */
+  decision(outcome: Outcome, label: string): void;
+  /** One store round trip. */
+  storeCall(operation: string, seconds: number, ok: boolean): void;
 }
+
+/** The bounded label of a namespace: the part before the first ':' ('user:123' → 'user'). */
+export function namespaceFamily(namespace: string): string {
+  const colon = namespace.indexOf(':');
+  return colon === -1 ? namespace : namespace.slice(0, colon);
+}
+
 
 interface CounterLike {
   labels(...values: string[]): { inc(): void };
@@ -45,19 +53,19 @@ function loadPromClient(): PromClient {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('prom-client') as PromClient;
   } catch {
-    throw new TypeError('express-cache-aside: option "metrics" needs prom-client installed (npm install prom-client)');
+    fail('metrics', 'needs prom-client installed (npm install prom-client)', 'EOPTION_PEER_MISSING');
   }
 }
 
-/** Builds the observer that feeds prom-client; throws a TypeError for a bad registry or a missing prom-client. */
-export function createMetricsObserver(options: MetricsOptions): CacheObserver {
+/** Builds the observer that feeds prom-client (options checked by parseMetricsOptions); throws a CacheOptionError without prom-client. */
+export function createMetricsObserver(options: MetricsOptions & { prefix: string }): CacheObserver {
   const prom = loadPromClient();
   const registry = options.registry as RegistryLike;
+  // Checked after prom-client loads: without it, the missing dependency is the error worth reporting.
   if (typeof registry !== 'object' || registry === null || typeof registry.getSingleMetric !== 'function') {
-    throw new TypeError('express-cache-aside: option "metrics.registry" must be a prom-client Registry');
+    fail('metrics.registry', 'must be a prom-client Registry');
   }
-  const prefix = options.prefix ?? 'express_cache_aside_';
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new TypeError('express-cache-aside: option "metrics.prefix" must be a valid Prometheus metric name prefix');
+  const prefix = options.prefix;
 
   // Two caches on one registry share the metrics instead of failing on a duplicate name.
   const counter = (outcome: Outcome): CounterLike => {

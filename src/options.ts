@@ -4,7 +4,11 @@
  * naming it when the app starts, never at request time.
  */
 import { durationToMs } from './duration';
-import type { CacheOptions, FromRequest, InvalidateOptions, Logger, RouteOptions } from './types';
+import type { CompressionSettings } from './compression';
+import { CacheOptionError, type CacheOptionErrorCode } from './errors';
+import type { L1Settings } from './l1-tier';
+import type { MemoryStoreOptions } from './stores/memory-store';
+import type { CacheOptions, FromRequest, GetOrSetOptions, InvalidateOptions, Logger, MetricsOptions, RouteOptions, WarmupOptions } from './types';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -22,11 +26,17 @@ export interface CacheSettings {
   lockTtlMs: number;
   refreshBackoffMs: number;
   jitter: number;
-  breaker: { failures: number; cooldownMs: number } | false;
-  memory: { maxEntries: number; maxBytes: number };
-  l1: { max: number; ttlMs: number } | undefined;
-  metrics: { registry: unknown; prefix?: string } | undefined;
-  compression: { thresholdBytes: number } | undefined;
+  breaker: BreakerSettings | false;
+  memory: MemoryStoreOptions;
+  l1: L1Settings | undefined;
+  metrics: (MetricsOptions & { prefix: string }) | undefined;
+  compression: CompressionSettings | undefined;
+}
+
+/** Settings of the circuit breaker. */
+export interface BreakerSettings {
+  failures: number;
+  cooldownMs: number;
 }
 
 /** Settings of one cached route after parsing. */
@@ -55,8 +65,14 @@ const consoleLogger: Logger = {
   error: (obj, msg) => console.error('[express-cache-aside]', msg ?? '', obj),
 };
 
-function fail(option: string, problem: string): never {
-  throw new TypeError(`express-cache-aside: option "${option}" ${problem}`);
+/** An HTTP header name (RFC 9110 token): the cache's header, and the request headers a route varies on. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A Prometheus metric name prefix. */
+const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** Throws the CacheOptionError of one option: `option "<option>" <problem>`. */
+export function fail(option: string, problem: string, code: CacheOptionErrorCode = 'EOPTION_INVALID'): never {
+  throw new CacheOptionError(option, code, `option "${option}" ${problem}`);
 }
 
 function defined<T extends object>(options: T): Partial<T> {
@@ -65,13 +81,13 @@ function defined<T extends object>(options: T): Partial<T> {
 
 function checkKnown(options: object, known: readonly string[], where: string): void {
   for (const name of Object.keys(options)) {
-    if (!known.includes(name)) fail(name, `is not an option of ${where} (known: ${known.join(', ')})`);
+    if (!known.includes(name)) fail(name, `is not an option of ${where} (known: ${known.join(', ')})`, 'EOPTION_UNKNOWN');
   }
 }
 
-function checkObject(options: unknown, where: string): asserts options is Record<string, unknown> {
+function checkObject(options: unknown, where: string, option = where): asserts options is Record<string, unknown> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`express-cache-aside: ${where} expects an options object`);
+    throw new CacheOptionError(option, 'EOPTION_NOT_OBJECT', `${where} expects an options object`);
   }
 }
 
@@ -117,7 +133,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   if (typeof prefix !== 'string' || prefix === '') fail('prefix', 'must be a non-empty string');
   if (/[{}]/.test(prefix)) fail('prefix', "must not contain '{' or '}' (they would change the Redis Cluster hash slot)");
   const header = o.header ?? 'X-Cache';
-  if (header !== false && (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header))) {
+  if (header !== false && (typeof header !== 'string' || !HEADER_NAME.test(header))) {
     fail('header', 'must be a valid HTTP header name or false');
   }
   if (o.logger !== undefined && !isLogger(o.logger)) fail('logger', 'must have debug, info, warn and error methods');
@@ -127,7 +143,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   let breaker: CacheSettings['breaker'] = { failures: 5, cooldownMs: 1000 };
   if (o.breaker === false) breaker = false;
   else if (o.breaker !== undefined) {
-    checkObject(o.breaker, 'option "breaker"');
+    checkObject(o.breaker, 'option "breaker"', 'breaker');
     checkKnown(o.breaker, ['failures', 'cooldownMs'], 'breaker');
     const b = defined(o.breaker);
     breaker = {
@@ -135,9 +151,9 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
       cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
     };
   }
-  let memory = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
+  let memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
   if (o.memory !== undefined) {
-    checkObject(o.memory, 'option "memory"');
+    checkObject(o.memory, 'option "memory"', 'memory');
     checkKnown(o.memory, ['maxEntries', 'maxBytes'], 'memory');
     const m = defined(o.memory);
     memory = {
@@ -148,7 +164,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
 
   let l1: CacheSettings['l1'];
   if (o.l1 !== undefined) {
-    checkObject(o.l1, 'option "l1"');
+    checkObject(o.l1, 'option "l1"', 'l1');
     checkKnown(o.l1, ['max', 'ttl'], 'l1');
     const t = defined(o.l1);
     l1 = {
@@ -157,15 +173,12 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     };
   }
 
-  if (o.metrics !== undefined) {
-    checkObject(o.metrics, 'option "metrics"');
-    checkKnown(o.metrics, ['registry', 'prefix'], 'metrics');
-  }
+  const metrics = o.metrics === undefined ? undefined : parseMetricsOptions(o.metrics);
 
   let compression: CacheSettings['compression'];
   if (o.compress === true) compression = { thresholdBytes: 1024 };
   else if (o.compress !== undefined && o.compress !== false) {
-    checkObject(o.compress, 'option "compress"');
+    checkObject(o.compress, 'option "compress"', 'compress');
     checkKnown(o.compress, ['threshold'], 'compress');
     const c = defined(o.compress);
     compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
@@ -174,7 +187,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   return {
     compression,
     l1,
-    metrics: o.metrics as CacheSettings['metrics'],
+    metrics,
     redis: o.redis,
     prefix,
     ttlMs: o.ttl === undefined ? 60_000 : parseDuration('ttl', o.ttl, { allowZero: false }),
@@ -193,7 +206,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
 
 function checkFromRequest(option: string, value: unknown, { required }: { required: boolean }): void {
   if (value === undefined) {
-    if (required) fail(option, 'is required: a string or a function (req) => string');
+    if (required) fail(option, 'is required: a string or a function (req) => string', 'EOPTION_REQUIRED');
     return;
   }
   if (typeof value === 'function') return;
@@ -201,7 +214,6 @@ function checkFromRequest(option: string, value: unknown, { required }: { requir
 }
 
 const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel'] as const;
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Validates `cache.route` options. */
 export function parseRouteOptions(input: RouteOptions): RouteSettings {
@@ -216,7 +228,7 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
   }
   for (const list of ['query', 'vary'] as const) {
     const v = o[list];
-    if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || headerName.test(s))))) {
+    if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || HEADER_NAME.test(s))))) {
       fail(list, `must be an array of ${list === 'query' ? 'query parameter names' : 'request header names'}`);
     }
   }
@@ -244,7 +256,7 @@ export function parseInvalidateOptions(input: InvalidateOptions): InvalidateSett
   const { namespaces } = input;
   if (typeof namespaces === 'function') return { namespaces };
   if (!Array.isArray(namespaces) || namespaces.length === 0) {
-    fail('namespaces', 'is required: a non-empty array of namespace strings or a function (req) => string[]');
+    fail('namespaces', 'is required: a non-empty array of namespace strings or a function (req) => string[]', 'EOPTION_REQUIRED');
   }
   checkNamespaceList(namespaces, 'namespaces');
   return { namespaces: [...namespaces] };
@@ -261,7 +273,65 @@ export function checkNamespaceList(namespaces: unknown, option: string): asserts
 export function resolveFromRequest(option: string, value: FromRequest<string>, req: Request): string {
   const result = typeof value === 'function' ? value(req) : value;
   if (typeof result !== 'string' || result === '') {
-    fail(option, `function must return a non-empty string (got ${JSON.stringify(result)})`);
+    fail(option, `function must return a non-empty string (got ${JSON.stringify(result)})`, 'EOPTION_RESULT');
   }
   return result;
+}
+
+/** Validates `createCache({ metrics })` up to the registry, which metrics.ts checks once prom-client is loaded. */
+export function parseMetricsOptions(input: unknown): MetricsOptions & { prefix: string } {
+  checkObject(input, 'option "metrics"', 'metrics');
+  checkKnown(input, ['registry', 'prefix'], 'metrics');
+  const registry = input.registry;
+  const prefix = input.prefix ?? 'express_cache_aside_';
+  if (typeof prefix !== 'string' || !METRIC_PREFIX.test(prefix)) fail('metrics.prefix', 'must be a valid Prometheus metric name prefix');
+  return { registry, prefix };
+}
+
+/** Settings of one `getOrSet` call after parsing. */
+export interface GetOrSetSettings {
+  ttlMs: number;
+  staleTtlMs: number;
+}
+
+/** Validates the arguments of `cache.getOrSet`; the ttl defaults to the cache's. */
+export function parseGetOrSetArguments(namespace: unknown, key: unknown, fetch: unknown, options: GetOrSetOptions | undefined, defaultTtlMs: number): GetOrSetSettings {
+  if (typeof namespace !== 'string' || namespace === '') fail('namespace', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
+  if (typeof key !== 'string' || key === '') fail('key', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
+  if (typeof fetch !== 'function') fail('fetch', 'of getOrSet must be a function', 'EOPTION_REQUIRED');
+  if (options === undefined) return { ttlMs: defaultTtlMs, staleTtlMs: 0 };
+  checkObject(options, 'getOrSet()', 'options');
+  checkKnown(options, ['ttl', 'staleTtl'], 'getOrSet()');
+  return {
+    ttlMs: options.ttl === undefined ? defaultTtlMs : parseDuration('ttl', options.ttl, { allowZero: false }),
+    staleTtlMs: options.staleTtl === undefined ? 0 : parseDuration('staleTtl', options.staleTtl, { allowZero: true }),
+  };
+}
+
+/** Settings of one `warmup` call after parsing. */
+export interface WarmupSettings {
+  concurrency: number;
+  /** Warm again this often (undefined: once). */
+  everyMs: number | undefined;
+}
+
+function isWarmupTarget(t: unknown): boolean {
+  if (typeof t === 'function') return true;
+  const path = typeof t === 'string' ? t : typeof t === 'object' && t !== null ? (t as { path?: unknown }).path : undefined;
+  return typeof path === 'string' && path.startsWith('/');
+}
+
+/** Validates the arguments of `cache.warmup`. */
+export function parseWarmupArguments(app: unknown, targets: unknown, options: WarmupOptions | undefined): WarmupSettings {
+  if (typeof app !== 'function') fail('app', 'of warmup must be the express app (a request handler function)', 'EOPTION_REQUIRED');
+  if (!Array.isArray(targets)) fail('targets', 'of warmup must be an array');
+  targets.forEach((t: unknown, i) => {
+    if (!isWarmupTarget(t)) fail(`targets[${i}]`, "of warmup must be a path starting with '/', { path, headers }, or an async function");
+  });
+  const o = options ?? {};
+  checkObject(o, 'warmup()', 'options');
+  checkKnown(o, ['concurrency', 'every'], 'warmup()');
+  const concurrency: unknown = o.concurrency ?? 4;
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) fail('concurrency', 'must be a positive integer');
+  return { concurrency, everyMs: o.every === undefined ? undefined : parseDuration('every', o.every, { allowZero: false }) };
 }

@@ -50,9 +50,17 @@ export interface CacheOptions {
    */
   l1?: { max?: number; ttl?: Duration };
   /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
-  metrics?: { registry: unknown; prefix?: string };
+  metrics?: MetricsOptions;
   /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */
   compress?: boolean | { threshold?: number };
+}
+
+/** Options of `createCache({ metrics })`. */
+export interface MetricsOptions {
+  /** A prom-client Registry the metrics are registered in. */
+  registry: unknown;
+  /** Prefix of metric names. @default 'express_cache_aside_' */
+  prefix?: string;
 }
 
 /** A value, or a function of the request that gives it. */
@@ -122,6 +130,29 @@ export interface WarmupReport {
   failed: number;
   results: WarmupResult[];
 }
+
+/**
+ * Why a request or call was served around the cache (the debug line `BYPASS: <reason>`):
+ * - `authorization`: the request carries credentials and the route is neither `shared` nor varies on them;
+ * - `timeout`, `error`, `circuit-open`: the store did not answer in time, failed, or is skipped after repeated failures;
+ * - `pending-clear`: a clear of the namespace has not reached the store yet;
+ * - `closed`: after `cache.close()`;
+ * - `store`: a background refresh could not reach the store.
+ */
+export type BypassReason = 'authorization' | 'timeout' | 'error' | 'circuit-open' | 'pending-clear' | 'closed' | 'store';
+
+/**
+ * Why an answer was not stored (the debug line `not stored: <reason>`):
+ * - `set-cookie`; the status (`'404'`, `'500'`, …) when it is not in `statuses`; `cache-control` (`no-store`, `private`, `no-cache`);
+ * - `too-large`; `head` (a HEAD answer has no body to store);
+ * - `vary` / `vary:<header>`: the response varies on a request header the key does not hold;
+ * - `reflects:<header>`: the body or a header echoes a request header such as `X-Forwarded-Host`;
+ * - `incomplete`: the client went away, or the handler failed mid-response;
+ * - `cleared while filling`: the namespace was cleared while the handler ran.
+ */
+export type NotStoredReason =
+  | 'set-cookie' | `${number}` | 'cache-control' | 'too-large' | 'head' | 'vary' | `vary:${string}` | `reflects:${string}`
+  | 'incomplete' | 'cleared while filling';
 
 /** Counters of one namespace. */
 export interface NamespaceStats {

@@ -8,7 +8,8 @@ import type { RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from './engine';
 import type { AppClient } from './internal-request';
-import type { WarmupOptions, WarmupReport, WarmupResult, WarmupTarget } from './types';
+import type { WarmupSettings } from './options';
+import type { WarmupReport, WarmupResult, WarmupTarget } from './types';
 
 /** How long one warmup request may take before it is reported as failed. */
 export const WARMUP_REQUEST_TIMEOUT_MS = 30_000;
@@ -21,24 +22,8 @@ function describe(target: WarmupTarget): string {
   return target.path;
 }
 
-function checkTargets(targets: unknown): asserts targets is WarmupTarget[] {
-  if (!Array.isArray(targets)) throw new TypeError('express-cache-aside: warmup targets must be an array');
-  targets.forEach((t, i) => {
-    const ok = (typeof t === 'string' && t.startsWith('/')) || typeof t === 'function'
-      || (typeof t === 'object' && t !== null && typeof (t as { path?: unknown }).path === 'string' && (t as { path: string }).path.startsWith('/'));
-    if (!ok) throw new TypeError(`express-cache-aside: warmup target ${i} must be a path starting with '/', { path, headers }, or an async function`);
-  });
-}
-
-/** Warms targets through an app; see the Cache interface. */
-export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], options: WarmupOptions = {}): Promise<WarmupReport> {
-  if (typeof app !== 'function') throw new TypeError('express-cache-aside: warmup needs the express app (a request handler function)');
-  checkTargets(targets);
-  for (const name of Object.keys(options)) {
-    if (name !== 'concurrency' && name !== 'every') throw new TypeError(`express-cache-aside: option "${name}" is not an option of warmup() (known: concurrency, every)`);
-  }
-  const concurrency = options.concurrency ?? 4;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('express-cache-aside: option "concurrency" must be a positive integer');
+/** Warms targets through an app (arguments parsed by parseWarmupArguments); see the Cache interface. */
+export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], { concurrency }: WarmupSettings): Promise<WarmupReport> {
   const logger = engine.settings.logger;
   // Warmup usually runs right after the client was created: give the connection a moment first.
   if (!(await engine.store.whenReady(STORE_READY_TIMEOUT_MS))) {

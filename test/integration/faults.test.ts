@@ -31,7 +31,7 @@ import {
 import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 import { escapeGlob } from '../helpers/shared-redis';
-import { MAX_PENDING_STORE_CALLS } from '../../src/engine';
+import { MAX_PENDING_STORE_CALLS } from '../../src/store-gate';
 import { createCache } from 'express-cache-aside';
 
 const TIMEOUT_MS = 100;

@@ -206,7 +206,7 @@ describe('periodic warmup with bad arguments', function () {
         const cache = createCache({ logger: { debug() {}, info() {}, warn() {}, error() {} } });
         const app = express();
         let outcome = 'resolved';
-        try { await cache.warmup(app, ['no-slash'], { every: '1h' }); } catch (err) { outcome = err.constructor.name + ': ' + err.message; }
+        try { await cache.warmup(app, ['no-slash'], { every: '1h' }); } catch (err) { outcome = [err instanceof TypeError, err.constructor.name, err.option, err.code].join(' '); }
         await new Promise((resolve) => setTimeout(resolve, 100));
         const left = created.size;
         await cache.close();
@@ -215,7 +215,7 @@ describe('periodic warmup with bad arguments', function () {
     `;
     const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: root, timeout: 15_000 });
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as { outcome: string; unhandled: string[]; intervalsLeft: number };
-    expect(result.outcome).to.match(/^TypeError: .*target 0/);
+    expect(result.outcome).to.equal('true CacheOptionError targets[0] EOPTION_INVALID');
     expect(result.unhandled, 'unhandled rejections').to.deep.equal([]);
     expect(result.intervalsLeft, 'intervals left behind after the rejection').to.equal(0);
   });

@@ -1,6 +1,7 @@
 /** Options parsing: defaults, durations, and TypeErrors that name the option. */
 import { expect } from 'chai';
 import { durationToMs } from '../../src/duration';
+import { CacheOptionError } from '../../src/errors';
 import { parseCacheOptions, parseInvalidateOptions, parseRouteOptions } from '../../src/options';
 
 describe('durations', function () {
@@ -36,7 +37,7 @@ describe('options', function () {
   ];
   for (const [name, options] of cacheCases) {
     it(`createCache throws a TypeError naming "${name}" for ${JSON.stringify(options)}`, function () {
-      expect(() => parseCacheOptions(options as never)).to.throw(TypeError, `"${name}"`);
+      expect(() => parseCacheOptions(options as never)).to.throw(CacheOptionError).that.is.instanceOf(TypeError).with.property('option', name);
     });
   }
 
@@ -47,7 +48,7 @@ describe('options', function () {
   ];
   for (const [name, options] of routeCases) {
     it(`route throws a TypeError naming "${name}" for ${JSON.stringify(options)}`, function () {
-      expect(() => parseRouteOptions(options as never)).to.throw(TypeError, `"${name}"`);
+      expect(() => parseRouteOptions(options as never)).to.throw(CacheOptionError).that.is.instanceOf(TypeError).with.property('option', name);
     });
   }
 

@@ -1,0 +1,134 @@
+/**
+ * The one gate every store call goes through: bounded by a timeout (one
+ * timer per duration, deadline-queue.ts), skipped while the store is known
+ * down, the circuit open or too many calls are still waiting, counted and
+ * logged when it fails (one warning when trouble starts, not one per request).
+ */
+import { performance } from 'node:perf_hooks';
+import { CircuitBreaker } from './circuit-breaker';
+import { DeadlineQueue } from './deadline-queue';
+import type { Decisions } from './decisions';
+import { CacheStoreError } from './errors';
+import type { CacheSettings } from './options';
+import type { Store } from './stores/store';
+
+/** Store calls still waiting past this many are refused at once, so a hung store cannot queue commands without end. */
+export const MAX_PENDING_STORE_CALLS = 2000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/** Per call: its timeout, and the namespace and metrics label its failure is counted under. */
+export interface CallOptions {
+  timeoutMs?: number;
+  namespace?: string;
+  label?: string;
+}
+
+/** Bounded store calls of one cache. */
+export class StoreGate {
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly deadlineQueues = new Map<number, DeadlineQueue>();
+  private pendingCalls = 0;
+  private lastFailureLog = 0;
+  private failing = false;
+  closed = false;
+
+  constructor(private readonly settings: CacheSettings, private readonly store: Store, private readonly decisions: Decisions) {
+    this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
+  }
+
+  /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
+  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: CallOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
+    const observer = this.decisions.observer;
+    // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
+    if (this.store.inProcess) {
+      if (observer === undefined) return op();
+      const started = performance.now();
+      return op().then((result) => {
+        observer.storeCall(operation, (performance.now() - started) / 1000, true);
+        return result;
+      });
+    }
+    if (!this.store.isReady()) return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'), namespace, label);
+    if (this.breaker && !this.breaker.allow()) return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
+    if (this.pendingCalls >= MAX_PENDING_STORE_CALLS) {
+      return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`), namespace, label);
+    }
+    const started = observer ? performance.now() : 0;
+    this.pendingCalls++;
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: CacheStoreError): void => {
+        observer?.storeCall(operation, (performance.now() - started) / 1000, false);
+        this.failed(err, namespace, label);
+        reject(err);
+      };
+      const waiter = this.deadlines(timeoutMs).add(() => fail(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)));
+      let answer: Promise<T>;
+      try {
+        answer = op();
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      // Counted until the store itself answers, not until the timeout: that is what queues up in the client.
+      answer.then(
+        (result) => {
+          this.pendingCalls--;
+          if (waiter.settled) return;
+          waiter.settled = true;
+          this.succeeded();
+          observer?.storeCall(operation, (performance.now() - started) / 1000, true);
+          resolve(result);
+        },
+        (err: unknown) => {
+          this.pendingCalls--;
+          if (waiter.settled) return;
+          waiter.settled = true;
+          fail(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err }));
+        },
+      );
+    });
+  }
+
+  private refuse<T>(err: CacheStoreError, namespace: string | undefined, label: string | undefined): Promise<T> {
+    this.failed(err, namespace, label);
+    return Promise.reject(err);
+  }
+
+  private deadlines(timeoutMs: number): DeadlineQueue {
+    let queue = this.deadlineQueues.get(timeoutMs);
+    if (queue === undefined) {
+      queue = new DeadlineQueue(timeoutMs);
+      this.deadlineQueues.set(timeoutMs, queue);
+    }
+    return queue;
+  }
+
+  private succeeded(): void {
+    this.breaker?.success();
+    if (this.failing) {
+      this.failing = false;
+      this.settings.logger.warn({ store: this.store.kind }, 'express-cache-aside: store answers again, caching resumed');
+    }
+  }
+
+  private failed(err: CacheStoreError, namespace: string | undefined, label: string | undefined): void {
+    this.decisions.error(namespace, label);
+    const opened = this.breaker?.failure() ?? false;
+    const now = Date.now();
+    // One warning when trouble starts (and at most one per interval after), not one per request.
+    if (!this.failing || opened || now - this.lastFailureLog > FAILURE_LOG_INTERVAL_MS) {
+      this.failing = true;
+      this.lastFailureLog = now;
+      const circuitOpen = this.breaker?.isOpen() ?? false;
+      this.settings.logger.warn({ store: this.store.kind, code: err.code, err: err.message, circuitOpen }, 'express-cache-aside: store failed, serving uncached');
+    } else {
+      this.settings.logger.debug({ store: this.store.kind, code: err.code, err: err.message }, 'express-cache-aside: store failed');
+    }
+  }
+
+  /** Refuses new calls and stops the timers. */
+  close(): void {
+    this.closed = true;
+    for (const queue of this.deadlineQueues.values()) queue.stop();
+  }
+}
