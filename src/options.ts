@@ -24,7 +24,9 @@ export interface CacheSettings {
   jitter: number;
   breaker: { failures: number; cooldownMs: number } | false;
   memory: { maxEntries: number; maxBytes: number };
-  l1: { max: number; ttlMs: number } | undefined;
+  l1: { max: number; maxBytes: number; ttlMs: number } | undefined;
+  /** The public hosts (lower-cased; the first is the primary one), or undefined: every host is cached apart. */
+  hosts: readonly string[] | undefined;
   metrics: { registry: unknown; prefix?: string } | undefined;
   compression: { thresholdBytes: number } | undefined;
 }
@@ -103,7 +105,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -149,10 +151,11 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   let l1: CacheSettings['l1'];
   if (o.l1 !== undefined) {
     checkObject(o.l1, 'option "l1"');
-    checkKnown(o.l1, ['max', 'ttl'], 'l1');
+    checkKnown(o.l1, ['max', 'maxBytes', 'ttl'], 'l1');
     const t = defined(o.l1);
     l1 = {
       max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
+      maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
       ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
     };
   }
@@ -171,8 +174,17 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
   }
 
+  let hosts: string[] | undefined;
+  if (o.hosts !== undefined) {
+    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || !o.hosts.every((h) => typeof h === 'string' && /^[^\s/@?#]+$/.test(h))) {
+      fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
+    }
+    hosts = o.hosts.map((h) => h.toLowerCase());
+  }
+
   return {
     compression,
+    hosts,
     l1,
     metrics: o.metrics as CacheSettings['metrics'],
     redis: o.redis,

@@ -10,7 +10,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { compressForStorage, shouldCompress } from './compression';
 import { encodeResponse, isResponse } from './entry-codec';
 import type { Engine, FillTarget, Lookup } from './engine';
-import type { AppClient } from './internal-request';
+import { peerOf, type AppClient } from './internal-request';
 import { parseRouteOptions, resolveFromRequest, type RouteSettings } from './options';
 import { replay } from './replay';
 import { entryKey, requestBypassReason } from './request-key';
@@ -154,6 +154,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     while (app.parent) app = app.parent;
     refreshing.add(id);
     const top = app;
+    const peer = peerOf(req);
     void (async () => {
       const token = await engine.lock(namespace, key, 'refresh');
       if (!token) return;
@@ -161,7 +162,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       for (const [name, value] of Object.entries(req.headers)) if (!NOT_REPEATED.has(name)) headers[name] = value;
       headers[REFRESH_HEADER] = `${engine.secret}.${token}`;
       try {
-        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs);
+        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
       } catch (err) {
         logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed');
         engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
@@ -199,12 +200,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     }
     try {
       namespace = resolveFromRequest('namespace', settings.namespace, req);
-      key = entryKey(req, settings);
+      key = entryKey(req, settings, engine.settings.hosts);
     } catch (err) {
       next(err);
       return;
     }
-    const unsafe = requestBypassReason(req, settings);
+    const unsafe = requestBypassReason(req, settings, engine.settings.hosts);
     if (unsafe !== undefined) {
       passThrough(res, next, namespace, unsafe);
       return;

@@ -4,7 +4,7 @@
  * a time, and reports each one. A target's failure is reported, never
  * thrown; the report is returned once the entries have been written.
  */
-import type { RequestListener } from 'node:http';
+import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from './engine';
 import type { AppClient } from './internal-request';
@@ -14,6 +14,15 @@ import type { WarmupOptions, WarmupReport, WarmupResult, WarmupTarget } from './
 export const WARMUP_REQUEST_TIMEOUT_MS = 30_000;
 /** How long warmup waits for the store's connection before it starts. */
 export const STORE_READY_TIMEOUT_MS = 5_000;
+
+const WARMUP_OPTION_NAMES = ['concurrency', 'every', 'host', 'headers'];
+
+/** Header names lower-cased, so a target's 'Host' replaces the default 'host' instead of adding a second one. */
+function lowerCased(headers: IncomingHttpHeaders | undefined): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  if (headers) for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
 
 function describe(target: WarmupTarget): string {
   if (typeof target === 'string') return target;
@@ -35,8 +44,16 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
   if (typeof app !== 'function') throw new TypeError('express-cache-aside: warmup needs the express app (a request handler function)');
   checkTargets(targets);
   for (const name of Object.keys(options)) {
-    if (name !== 'concurrency' && name !== 'every') throw new TypeError(`express-cache-aside: option "${name}" is not an option of warmup() (known: concurrency, every)`);
+    if (!WARMUP_OPTION_NAMES.includes(name)) throw new TypeError(`express-cache-aside: option "${name}" is not an option of warmup() (known: ${WARMUP_OPTION_NAMES.join(', ')})`);
   }
+  if (options.host !== undefined && (typeof options.host !== 'string' || !/^[^\s/@?#]+$/.test(options.host))) {
+    throw new TypeError("express-cache-aside: option \"host\" must be a host as the Host header carries it ('shop.example', 'localhost:3000')");
+  }
+  if (options.headers !== undefined && (typeof options.headers !== 'object' || options.headers === null || Array.isArray(options.headers))) {
+    throw new TypeError('express-cache-aside: option "headers" must be an object of request headers');
+  }
+  // Entries are per host: warm the one real requests carry. A target's own headers (a Host among them) win.
+  const baseHeaders: IncomingHttpHeaders = { host: options.host ?? engine.settings.hosts?.[0] ?? 'localhost', ...lowerCased(options.headers) };
   const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('express-cache-aside: option "concurrency" must be a positive integer');
   const logger = engine.settings.logger;
@@ -56,7 +73,7 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
         return { target: name, ok: true, ms: elapsed() };
       }
       const path = typeof target === 'string' ? target : target.path;
-      const headers = typeof target === 'string' ? {} : target.headers ?? {};
+      const headers = typeof target === 'string' ? baseHeaders : { ...baseHeaders, ...lowerCased(target.headers) };
       const res = await client(app).request(path, headers, WARMUP_REQUEST_TIMEOUT_MS);
       const ok = res.status >= 200 && res.status < 300;
       const cache = header ? res.headers[header] : undefined;
