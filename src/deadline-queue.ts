@@ -2,15 +2,38 @@
  * Timeouts for many calls that share one duration, with one timer: calls
  * with the same timeout expire in the order they started, so a FIFO queue
  * and a timer for its head replace a setTimeout/clearTimeout pair per store
- * call on the hit path.
+ * call on the hit path. A call that settles drops its expiry callback at
+ * once: the callback reaches the call's promise and so its payload (a 1 MB
+ * body, say), and a queue of settled calls must not keep those alive.
  */
 
 /** One call waiting for its answer or its deadline. */
-export interface Waiter {
-  deadline: number;
-  settled: boolean;
-  expire(): void;
+export class Waiter {
+  private expireFn: (() => void) | undefined;
+
+  constructor(readonly deadline: number, expire: () => void) {
+    this.expireFn = expire;
+  }
+
+  /** True once answered or expired; setting it (the answer came first) releases the expiry callback. */
+  get settled(): boolean {
+    return this.expireFn === undefined;
+  }
+
+  set settled(value: boolean) {
+    if (value) this.expireFn = undefined;
+  }
+
+  /** Runs the expiry callback once, if the call has not settled. */
+  expire(): void {
+    const fn = this.expireFn;
+    this.expireFn = undefined;
+    fn?.();
+  }
 }
+
+/** Walked-past slots are dropped once there are this many and they are at least half the array. */
+const COMPACT_AT = 1024;
 
 /** Expires waiters of one timeout duration, in order. */
 export class DeadlineQueue {
@@ -20,12 +43,17 @@ export class DeadlineQueue {
 
   constructor(private readonly timeoutMs: number) {}
 
-  /** Starts the clock for a waiter; call `settled = true` on it when its answer comes first. */
+  /** Starts the clock for a waiter; set `settled = true` on it when its answer comes first. */
   add(expire: () => void): Waiter {
-    const waiter: Waiter = { deadline: Date.now() + this.timeoutMs, settled: false, expire };
+    const waiter = new Waiter(Date.now() + this.timeoutMs, expire);
     this.items.push(waiter);
     if (this.timer === undefined) this.schedule(this.timeoutMs);
     return waiter;
+  }
+
+  /** Waiters held (settled ones included, until the timer walks past them): for tests. */
+  get size(): number {
+    return this.items.length - this.head;
   }
 
   private schedule(delayMs: number): void {
@@ -42,13 +70,15 @@ export class DeadlineQueue {
       const waiter = items[this.head]!;
       if (!waiter.settled) {
         if (waiter.deadline > now) break;
-        waiter.settled = true;
         waiter.expire();
       }
       this.head++;
     }
-    // Drop what has been walked past, now and then, so the array does not grow.
-    if (this.head > 1024 && this.head * 2 > items.length) {
+    // Drop what has been walked past, now and then, so the array does not grow (settled waiters hold nothing).
+    if (this.head === items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > COMPACT_AT && this.head * 2 > items.length) {
       this.items = items.slice(this.head);
       this.head = 0;
     }

@@ -47,9 +47,9 @@ export function namespaceKeys(prefix: string, namespace: string): NamespaceKeys 
   return { generation: `${base}g`, entryPrefix: `${base}e:`, lockPrefix: `${base}l:`, refreshPrefix: `${base}r:` };
 }
 
-/** A short stable digest of request header values, for `vary`. */
+/** A short stable digest of request header values, for `vary`; each part is length-prefixed, so no value can stand for two. */
 export function digest(parts: readonly string[]): string {
   const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\0');
+  for (const part of parts) hash.update(`${part.length}:`).update(part, 'utf16le');
   return hash.digest('base64url').slice(0, 22);
 }

@@ -25,6 +25,8 @@ interface L1Entry {
 /** Settings of the tier. */
 export interface L1Settings {
   max: number;
+  /** Bound on the bytes of the payloads held; an entry larger than this is not kept. */
+  maxBytes: number;
   ttlMs: number;
 }
 
@@ -40,7 +42,13 @@ export class L1Tier {
   readonly channel: string;
 
   constructor(private readonly settings: L1Settings, prefix: string, private readonly publisher: Redis | Cluster | undefined, private readonly logger: Logger) {
-    this.entries = new LRUCache<string, L1Entry>({ max: settings.max });
+    // Bounded by count and by bytes: 1,000 entries of 1 MB bodies would otherwise hold a gigabyte.
+    this.entries = new LRUCache<string, L1Entry>({
+      max: settings.max,
+      maxSize: settings.maxBytes,
+      maxEntrySize: settings.maxBytes,
+      sizeCalculation: (entry, key) => entry.payload.length + key.length,
+    });
     this.clearedAt = new LRUCache<string, number>({
       max: 100_000,
       // Forgetting when a namespace was cleared must not make older entries valid again.
@@ -70,6 +78,11 @@ export class L1Tier {
     subscriber.on('close', down);
     subscriber.on('end', down);
     subscriber.on('reconnecting', down);
+  }
+
+  /** Entries and bytes held (for tests and stats). */
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.entries.calculatedSize };
   }
 
   /** Whether the tier may be used now. */

@@ -9,6 +9,7 @@ import { CacheOptionError, type CacheOptionErrorCode } from './errors';
 import type { L1Settings } from './l1-tier';
 import type { MemoryStoreOptions } from './stores/memory-store';
 import type { CacheOptions, FromRequest, GetOrSetOptions, InvalidateOptions, Logger, MetricsOptions, RouteOptions, WarmupOptions } from './types';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -29,6 +30,8 @@ export interface CacheSettings {
   breaker: BreakerSettings | false;
   memory: MemoryStoreOptions;
   l1: L1Settings | undefined;
+  /** The public hosts (lower-cased; the first is the primary one), or undefined: every host is cached apart. */
+  hosts: readonly string[] | undefined;
   metrics: (MetricsOptions & { prefix: string }) | undefined;
   compression: CompressionSettings | undefined;
 }
@@ -75,6 +78,9 @@ export function fail(option: string, problem: string, code: CacheOptionErrorCode
   throw new CacheOptionError(option, code, `option "${option}" ${problem}`);
 }
 
+/** A host as the Host header carries it: no spaces, slashes, userinfo, query or fragment. */
+const HOST_PATTERN = /^[^\s/@?#]+$/;
+
 function defined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -119,7 +125,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -165,10 +171,11 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   let l1: CacheSettings['l1'];
   if (o.l1 !== undefined) {
     checkObject(o.l1, 'option "l1"', 'l1');
-    checkKnown(o.l1, ['max', 'ttl'], 'l1');
+    checkKnown(o.l1, ['max', 'maxBytes', 'ttl'], 'l1');
     const t = defined(o.l1);
     l1 = {
       max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
+      maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
       ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
     };
   }
@@ -184,8 +191,17 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
   }
 
+  let hosts: string[] | undefined;
+  if (o.hosts !== undefined) {
+    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || !o.hosts.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
+      fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
+    }
+    hosts = o.hosts.map((h) => h.toLowerCase());
+  }
+
   return {
     compression,
+    hosts,
     l1,
     metrics,
     redis: o.redis,
@@ -311,6 +327,10 @@ export function parseGetOrSetArguments(namespace: unknown, key: unknown, fetch: 
 /** Settings of one `warmup` call after parsing. */
 export interface WarmupSettings {
   concurrency: number;
+  /** The Host warmup requests carry (undefined: the cache's first public host, else localhost). */
+  host: string | undefined;
+  /** Headers every warmup request carries; a target's own headers win. */
+  headers: IncomingHttpHeaders | undefined;
   /** Warm again this often (undefined: once). */
   everyMs: number | undefined;
 }
@@ -330,8 +350,19 @@ export function parseWarmupArguments(app: unknown, targets: unknown, options: Wa
   });
   const o = options ?? {};
   checkObject(o, 'warmup()', 'options');
-  checkKnown(o, ['concurrency', 'every'], 'warmup()');
+  checkKnown(o, ['concurrency', 'every', 'host', 'headers'], 'warmup()');
   const concurrency: unknown = o.concurrency ?? 4;
   if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) fail('concurrency', 'must be a positive integer');
-  return { concurrency, everyMs: o.every === undefined ? undefined : parseDuration('every', o.every, { allowZero: false }) };
+  if (o.host !== undefined && (typeof o.host !== 'string' || !HOST_PATTERN.test(o.host))) {
+    fail('host', "must be a host as the Host header carries it ('shop.example', 'localhost:3000')");
+  }
+  if (o.headers !== undefined && (typeof o.headers !== 'object' || o.headers === null || Array.isArray(o.headers))) {
+    fail('headers', 'must be an object of request headers');
+  }
+  return {
+    concurrency,
+    everyMs: o.every === undefined ? undefined : parseDuration('every', o.every, { allowZero: false }),
+    host: o.host,
+    headers: o.headers as IncomingHttpHeaders | undefined,
+  };
 }

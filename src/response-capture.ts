@@ -6,8 +6,15 @@
  */
 import type { ServerResponse } from 'node:http';
 
-/** Headers never stored: hop-by-hop, per-response, or recomputed on replay. */
-const NOT_STORED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'age', 'content-length', 'proxy-connection', 'upgrade', 'trailer']);
+/**
+ * Headers never stored: hop-by-hop (RFC 9110 7.6.1, RFC 9111 3.1), or recomputed on replay (Content-Length).
+ * Headers named in Connection are hop-by-hop too and are skipped per response. Age and Date are stored:
+ * replay adds the time in cache to the origin's Age and sends the origin's Date (RFC 9111 4.2.3, 5.1).
+ */
+const NOT_STORED = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te',
+  'proxy-authenticate', 'proxy-authorization', 'proxy-authentication-info',
+]);
 
 /** What the handler sent, once the response has ended. */
 export interface CapturedResponse {
@@ -16,7 +23,7 @@ export interface CapturedResponse {
   status: number;
   /** Flat [name, value, ...] of the stored headers. */
   headers: string[];
-  /** Lower-cased header values that decide storability. */
+  /** Lower-cased header values that decide storability, as written (after other middleware's on-headers hooks). */
   setCookie: boolean;
   cacheControl: string | undefined;
   vary: string | undefined;
@@ -34,9 +41,37 @@ function toBuffer(chunk: Chunk, encoding: unknown): Buffer {
   return Buffer.from(chunk);
 }
 
+/** Header names listed in a Connection header value (lower-cased): hop-by-hop for this response. */
+function connectionNames(value: unknown): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const names = new Set<string>();
+  for (const item of Array.isArray(value) ? value : [value]) {
+    for (const token of String(item).split(',')) if (token.trim() !== '') names.add(token.trim().toLowerCase());
+  }
+  return names;
+}
+
+function lowerValue(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return (Array.isArray(value) ? value.join(', ') : String(value)).toLowerCase();
+}
+
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * Middleware in front of the cache (express-session, cookie-session, anything on on-headers) changes headers
+ * in a hook that runs inside writeHead, after the snapshot: what was really written decides storability.
+ * Node keeps the headers it sent, so they are read once the response has ended.
+ */
+function judgeWritten(res: ServerResponse, captured: CapturedResponse): void {
+  if (res.getHeader('set-cookie') !== undefined) captured.setCookie = true;
+  const cacheControl = lowerValue(res.getHeader('cache-control'));
+  if (cacheControl !== undefined && cacheControl !== captured.cacheControl) {
+    captured.cacheControl = captured.cacheControl === undefined ? cacheControl : `${captured.cacheControl}, ${cacheControl}`;
+  }
 }
 
 /**
@@ -57,15 +92,18 @@ export function captureResponse(res: ServerResponse, maxBodyBytes: number, inher
     if (snapshotTaken) return;
     snapshotTaken = true;
     captured.status = statusCode;
+    // The Date Node would add is set here, so the client of this miss and every later hit get the same one.
+    if (res.sendDate && !res.hasHeader('date')) res.setHeader('Date', new Date().toUTCString());
+    const hopByHop = connectionNames(res.getHeader('connection'));
     for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
       const lower = name.toLowerCase();
       const value = res.getHeader(lower);
       if (value === undefined) continue;
       if (lower === 'set-cookie') captured.setCookie = true;
-      else if (lower === 'cache-control') captured.cacheControl = String(value).toLowerCase();
-      else if (lower === 'vary') captured.vary = String(value).toLowerCase();
+      else if (lower === 'cache-control') captured.cacheControl = lowerValue(value);
+      else if (lower === 'vary') captured.vary = lowerValue(value);
       else if (lower === 'content-length' && Number(value) > maxBodyBytes) captured.tooLarge = true;
-      if (NOT_STORED.has(lower) || lower === ownHeaderLower || sameValue(value, inherited[lower])) continue;
+      if (NOT_STORED.has(lower) || hopByHop?.has(lower) || lower === ownHeaderLower || sameValue(value, inherited[lower])) continue;
       if (Array.isArray(value)) for (const v of value) captured.headers.push(name, v);
       else captured.headers.push(name, String(value));
     }
@@ -118,6 +156,7 @@ export function captureResponse(res: ServerResponse, maxBodyBytes: number, inher
       res.removeListener('finish', settle);
       res.removeListener('close', settle);
       captured.complete = res.writableFinished && snapshotTaken;
+      if (snapshotTaken) judgeWritten(res, captured);
       resolve(captured);
     };
     res.once('finish', settle);

@@ -11,7 +11,7 @@ import { compressForStorage, shouldCompress } from './compression';
 import { encodeResponse, isResponse } from './entry-codec';
 import type { Engine } from './engine';
 import { createRefresher, produceAlone, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
-import type { AppClient } from './internal-request';
+import { peerOf, type AppClient } from './internal-request';
 import { parseRouteOptions, resolveFromRequest } from './options';
 import { replay } from './replay';
 import { entryKey, requestBypassReason } from './request-key';
@@ -128,12 +128,13 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     if (!app) return;
     while (app.parent) app = app.parent;
     const top = app;
+    const peer = peerOf(req);
     startRefresh(namespace, key, async (token) => {
       const headers: IncomingHttpHeaders = {};
       for (const [name, value] of Object.entries(req.headers)) if (!NOT_REPEATED.has(name)) headers[name] = value;
       headers[REFRESH_HEADER] = `${engine.secret}.${token}`;
       try {
-        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs);
+        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
       } catch (err) {
         logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed');
         engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
@@ -165,12 +166,12 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     }
     try {
       namespace = resolveFromRequest('namespace', settings.namespace, req);
-      key = entryKey(req, settings);
+      key = entryKey(req, settings, engine.settings.hosts);
     } catch (err) {
       next(err);
       return;
     }
-    const unsafe = requestBypassReason(req, settings);
+    const unsafe = requestBypassReason(req, settings, engine.settings.hosts);
     if (unsafe !== undefined) {
       passThrough(res, next, namespace, unsafe as BypassReason);
       return;

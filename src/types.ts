@@ -46,13 +46,21 @@ export interface CacheOptions {
   /**
    * An in-process tier in front of Redis for the hottest entries, kept
    * coherent across instances by Redis pub/sub. Off by default.
-   * @default undefined ({ max: 1000, ttl: '5s' } when given as {})
+   * `maxBytes` bounds the bodies it holds (an entry larger than it is never kept).
+   * @default undefined ({ max: 1000, maxBytes: 32 MiB, ttl: '5s' } when given as {})
    */
-  l1?: { max?: number; ttl?: Duration };
+  l1?: { max?: number; maxBytes?: number; ttl?: Duration };
   /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
   metrics?: MetricsOptions;
   /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */
   compress?: boolean | { threshold?: number };
+  /**
+   * The public hosts, as the Host header carries them (port included when not the default). Requests for
+   * any other host bypass the cache. The first is the primary host: warmup sends it by default.
+   * Without it, every host has entries of its own and warmup sends `localhost`.
+   * @default undefined
+   */
+  hosts?: string[];
 }
 
 /** Options of `createCache({ metrics })`. */
@@ -111,6 +119,10 @@ export interface WarmupOptions {
   concurrency?: number;
   /** Warm again on this interval (unref'd, stopped by close(); a run still going skips the next). @default once */
   every?: Duration;
+  /** The Host the warmup requests carry, the public host real requests use. @default the cache's first `hosts`, else 'localhost' */
+  host?: string;
+  /** Request headers every target gets (X-Forwarded-Proto from your proxy, say); a target's own headers win. @default none */
+  headers?: IncomingHttpHeaders;
 }
 
 /** What one warmup target did. */

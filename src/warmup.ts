@@ -4,7 +4,7 @@
  * a time, and reports each one. A target's failure is reported, never
  * thrown; the report is returned once the entries have been written.
  */
-import type { RequestListener } from 'node:http';
+import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from './engine';
 import type { AppClient } from './internal-request';
@@ -16,6 +16,13 @@ export const WARMUP_REQUEST_TIMEOUT_MS = 30_000;
 /** How long warmup waits for the store's connection before it starts. */
 export const STORE_READY_TIMEOUT_MS = 5_000;
 
+/** Header names lower-cased, so a target's 'Host' replaces the default 'host' instead of adding a second one. */
+function lowerCased(headers: IncomingHttpHeaders | undefined): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  if (headers) for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+  return out;
+}
+
 function describe(target: WarmupTarget): string {
   if (typeof target === 'string') return target;
   if (typeof target === 'function') return target.name ? `${target.name}()` : 'function';
@@ -23,7 +30,9 @@ function describe(target: WarmupTarget): string {
 }
 
 /** Warms targets through an app (arguments parsed by parseWarmupArguments); see the Cache interface. */
-export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], { concurrency }: WarmupSettings): Promise<WarmupReport> {
+export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], { concurrency, host, headers }: WarmupSettings): Promise<WarmupReport> {
+  // Entries are per host: warm the one real requests carry. A target's own headers (a Host among them) win.
+  const baseHeaders: IncomingHttpHeaders = { host: host ?? engine.settings.hosts?.[0] ?? 'localhost', ...lowerCased(headers) };
   const logger = engine.settings.logger;
   // Warmup usually runs right after the client was created: give the connection a moment first.
   if (!(await engine.store.whenReady(STORE_READY_TIMEOUT_MS))) {
@@ -41,7 +50,7 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
         return { target: name, ok: true, ms: elapsed() };
       }
       const path = typeof target === 'string' ? target : target.path;
-      const headers = typeof target === 'string' ? {} : target.headers ?? {};
+      const headers = typeof target === 'string' ? baseHeaders : { ...baseHeaders, ...lowerCased(target.headers) };
       const res = await client(app).request(path, headers, WARMUP_REQUEST_TIMEOUT_MS);
       const ok = res.status >= 200 && res.status < 300;
       const cache = header ? res.headers[header] : undefined;
