@@ -275,7 +275,11 @@ export class RedisStore implements Store {
       this.client.ecaReadAll(this.allKey, fill ? '1' : '', uniqueToken(), fill ? ms(fill.fillTtlMs) : 0),
     ]);
     let checked = status;
-    if (checked !== 0) checked = await this.checkOutsideSlot(entry!, all);
+    // The slot's verdict (hit, or soft-cleared by a namespace soft clear) stands unless the records outside it say miss or soft.
+    if (checked !== 0) {
+      const outside = await this.checkOutsideSlot(entry!, all);
+      checked = outside === 0 ? 0 : Math.max(checked, outside);
+    }
     if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : entry);
     // A tag or the all-generation turned an in-slot candidate into a miss: the lock was not asked for in the slot call.
     let late = 0;
