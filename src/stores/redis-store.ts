@@ -257,30 +257,40 @@ export class RedisStore implements Store {
   }
 
   async lookupEntry(namespace: string, key: string, options: LookupEntryOptions = {}): Promise<EntryLookup> {
+    // The script validates the header; the GET right behind it on the same connection reads the entry.
+    // Another client's write may land between the two: then the header differs, and the lookup runs once more.
+    const first = await this.lookupOnce(namespace, key, options);
+    return first ?? (await this.lookupOnce(namespace, key, options)) ?? { status: 'miss', payload: null, ticket: null, lock: 'free' };
+  }
+
+  private async lookupOnce(namespace: string, key: string, options: LookupEntryOptions): Promise<EntryLookup | undefined> {
     const keys = this.keys(namespace);
     const encoded = encodeKey(key);
+    const entryKey = keys.entryPrefix + encoded;
     const fill = options.fill;
-    const args = [
-      keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.tagPrefix, fill ? '1' : '', fill?.lockToken ?? '',
-      fill ? ms(fill.lockTtlMs) : 0, fill ? ms(fill.fillTtlMs) : 0, uniqueToken(),
-    ];
+    const args = ['', fill ? '1' : '', fill?.lockToken ?? '', fill ? ms(fill.lockTtlMs) : 0, fill ? ms(fill.fillTtlMs) : 0, uniqueToken()];
     if (!this.cluster) {
-      const [status, lock, g, all, clock, entry] = await this.client.ecaLookupOneNodeBuffer(
-        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey, ...args.slice(3), uniqueToken(),
-      );
-      return found(status, lock, g, all === null ? null : all.toString('latin1'), clock === null ? null : clock.toString('latin1'), entry);
+      const [[status, lock, g, all, clock, header], value] = await Promise.all([
+        this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken()),
+        this.client.getBuffer(entryKey),
+      ]);
+      if (status !== 0 && !sameHeader(header!, value)) return undefined;
+      return found(status, lock, g, all === null ? null : all.toString('latin1'), clock === null ? null : clock.toString('latin1'), status === 0 ? null : value);
     }
-    const [[status, lock, g, entry], [all, clock]] = await Promise.all([
-      this.client.ecaLookupSlotBuffer(keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, ...args.slice(3)),
+    const [[status, lock, g, header], value, [all, clock]] = await Promise.all([
+      this.client.ecaLookupSlotBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, ...args),
+      this.client.getBuffer(entryKey),
       this.client.ecaReadAll(this.allKey, fill ? '1' : '', uniqueToken(), fill ? ms(fill.fillTtlMs) : 0),
     ]);
     let checked = status;
-    // The slot's verdict (hit, or soft-cleared by a namespace soft clear) stands unless the records outside it say miss or soft.
     if (checked !== 0) {
-      const outside = await this.checkOutsideSlot(entry!, all);
+      const candidate = decodeEntryHeader(header!);
+      if (candidate === null || !sameHeader(header!.subarray(0, candidate.length), value)) return undefined;
+      // The slot's verdict (hit, or soft-cleared by a namespace soft clear) stands unless the records outside it say miss or soft.
+      const outside = await this.checkOutsideSlot(value!, all);
       checked = outside === 0 ? 0 : Math.max(checked, outside);
     }
-    if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : entry);
+    if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : value);
     // A tag or the all-generation turned an in-slot candidate into a miss: the lock was not asked for in the slot call.
     let late = 0;
     if (fill?.lockToken !== undefined) {
@@ -385,6 +395,11 @@ function ms(value: number): number {
 
 const LOCK_STATES: readonly FillLockState[] = ['free', 'taken', 'busy'];
 const STATUSES = ['miss', 'hit', 'soft-cleared'] as const;
+
+/** Whether the entry read is the one whose header the script validated. */
+function sameHeader(header: Buffer, value: Buffer | null): boolean {
+  return value !== null && value.length >= header.length && value.compare(header, 0, header.length, 0, header.length) === 0;
+}
 
 /** A lookup's answer from the scripts' replies. */
 function found(status: number, lock: number, g: Buffer | null, all: string | null, clock: string | null, entry: Buffer | null): EntryLookup {

@@ -53,14 +53,17 @@ export async function commandCounter(admin: Redis, client: Redis): Promise<{ cou
   return { count, stop: () => void monitor.disconnect() };
 }
 
-/** A StoreUnderTest on client under a fresh prefix; countCommands when given. */
-export function redisSubject(client: Redis | Cluster, countCommands?: StoreUnderTest['countCommands']): StoreUnderTest {
+/** A StoreUnderTest on client under a fresh prefix; countCommands and a slow client (through a delaying proxy) when given. */
+export function redisSubject(
+  client: Redis | Cluster, countCommands?: StoreUnderTest['countCommands'], slow?: { client: Redis; delayMs: number },
+): StoreUnderTest {
   const prefix = randomPrefix('store');
   const store = new RedisStore(client, prefix);
   const subject: StoreUnderTest = {
     store,
     cleanup: async () => {
       await store.close();
+      await subject.slow?.store.close();
       await deleteByPrefix(client, prefix);
     },
     evict: async (kind, name = '') => {
@@ -70,5 +73,6 @@ export function redisSubject(client: Redis | Cluster, countCommands?: StoreUnder
     keys: () => keysWithTtl(client, prefix),
   };
   if (countCommands) subject.countCommands = countCommands;
+  if (slow) subject.slow = { store: new RedisStore(slow.client, prefix), delayMs: slow.delayMs };
   return subject;
 }

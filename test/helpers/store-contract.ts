@@ -21,6 +21,8 @@ export interface StoreUnderTest {
   keys?(): Promise<Array<{ key: string; pttlMs: number }>>;
   /** Runs fn and returns the commands the store's client sent meanwhile (a server the test started): enables the round-trip tests. */
   countCommands?<T>(fn: () => Promise<T>): Promise<{ result: T; commands: string[] }>;
+  /** The same store (same prefix) through a proxy that delays every reply by delayMs: an operation's time counts its round trips. */
+  slow?: { store: Store; delayMs: number };
 }
 
 /** The parts of a mocha-like runner the suite uses. */
@@ -241,8 +243,8 @@ async function statusOf(store: Store, namespace: string, key: string): Promise<s
 export interface ContractFeatures {
   /** StoreUnderTest.keys is given. */
   keys?: boolean;
-  /** StoreUnderTest.countCommands is given. */
-  countCommands?: boolean;
+  /** StoreUnderTest.countCommands and StoreUnderTest.slow are given. */
+  roundTrips?: boolean;
 }
 
 function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, features: ContractFeatures): void {
@@ -521,10 +523,16 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
 
   });
 
-  if (features.countCommands) describe('v2 round trips', function () {
-    it('a miss is two round trips (lookup with lock, write with release); a hit is one, with 0 or 8 tags', async function () {
+  if (features.roundTrips) describe('v2 round trips', function () {
+    it('a miss is two round trips (lookup with lock, write with release); a hit is one, with 0 or 8 tags; a tag clear is one', async function () {
       const subject = current();
-      const { store } = subject;
+      const { store, delayMs } = subject.slow!;
+      /** Round trips of an operation: its time over the delay every reply gets. */
+      const timed = async <T>(fn: () => Promise<T>): Promise<{ result: T; trips: number }> => {
+        const started = performance.now();
+        const result = await fn();
+        return { result, trips: Math.round((performance.now() - started) / delayMs) };
+      };
       const n = ns('rt');
       const tags = Array.from({ length: 8 }, (_, i) => `rt-${i}`);
       // Warm the script cache (a server's first call of a script is EVALSHA, NOSCRIPT, then EVAL).
@@ -532,18 +540,26 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       for (const withTags of [[], tags]) {
         const key = `k${withTags.length}`;
         const token = uniqueToken();
-        const miss = await subject.countCommands!(() => store.lookupEntry(n, key, fillOptions(token)));
+        const miss = await timed(() => store.lookupEntry(n, key, fillOptions(token)));
         expect(miss.result.lock).to.equal('taken');
-        expect(miss.commands, 'lookup and lock: one call').to.have.length(1);
-        const write = await subject.countCommands!(() => store.writeEntry(n, key, miss.result.ticket!, bytes('v'), { ttlMs: 10_000, tags: withTags, releaseToken: token }));
+        expect(miss.trips, 'lookup and lock: one round trip').to.equal(1);
+        const write = await timed(() => store.writeEntry(n, key, miss.result.ticket!, bytes('v'), { ttlMs: 10_000, tags: withTags, releaseToken: token }));
         expect(write.result).to.equal('stored');
-        expect(write.commands, 'write and release: one call').to.have.length(1);
-        const hit = await subject.countCommands!(() => store.lookupEntry(n, key, fillOptions(uniqueToken())));
+        expect(write.trips, 'write and release: one round trip').to.equal(1);
+        const hit = await timed(() => store.lookupEntry(n, key, fillOptions(uniqueToken())));
         expect(hit.result.status).to.equal('hit');
-        expect(hit.commands, `hit with ${withTags.length} tags: one call`).to.have.length(1);
+        expect(hit.trips, `hit with ${withTags.length} tags: one round trip`).to.equal(1);
       }
-      const clear = await subject.countCommands!(() => store.clearTags(tags, { soft: true }));
-      expect(clear.commands, 'a clear of 8 tags: one call').to.have.length(1);
+      // What goes over the wire: the lookup script and the GET behind it; the write script.
+      const hit = await subject.countCommands!(() => subject.store.lookupEntry(n, 'k8', fillOptions(uniqueToken())));
+      expect(hit.result.status).to.equal('hit');
+      expect(hit.commands).to.deep.equal(['evalsha', 'get']);
+      const missed = await subject.countCommands!(() => subject.store.lookupEntry(n, 'absent', fillOptions(uniqueToken())));
+      expect(missed.commands).to.deep.equal(['evalsha', 'get']);
+      const written = await subject.countCommands!(() => subject.store.writeEntry(n, 'absent', missed.result.ticket!, bytes('v'), { ttlMs: 10_000, tags }));
+      expect(written.result).to.equal('stored');
+      expect(written.commands).to.deep.equal(['evalsha']);
+      expect((await timed(() => store.clearTags(tags, { soft: true }))).trips, 'a clear of 8 tags: one round trip').to.equal(1);
     });
   });
 }

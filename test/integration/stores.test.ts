@@ -1,7 +1,8 @@
 /**
  * Runs the store contract against the memory store, the shared Redis
  * (random prefix per test, cleaned up after), and a redis-server this file
- * starts, where MONITOR counts the store's round trips.
+ * starts, where a delaying proxy counts the store's round trips and
+ * MONITOR lists its commands.
  */
 import type Redis from 'ioredis';
 import { runStoreContract, type StoreUnderTest } from '../helpers/store-contract';
@@ -9,6 +10,10 @@ import { MemoryStore } from '../../src/stores/memory-store';
 import { connectShared } from '../helpers/shared-redis';
 import { startRedis, type RedisProcess } from '../helpers/redis-server';
 import { commandCounter, redisSubject } from '../helpers/redis-store-subject';
+import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
+
+/** Every reply through the proxy waits this long: an operation's time over it is its round trips. */
+const REPLY_DELAY_MS = 80;
 
 const runner = { describe, it, beforeEach, afterEach };
 
@@ -37,16 +42,27 @@ describe('store contract on a redis-server of its own (round trips counted with 
   let server: RedisProcess;
   let client: Redis;
   let admin: Redis;
+  let slowClient: Redis;
+  let proxy: SlowProxy;
   let counter: Awaited<ReturnType<typeof commandCounter>>;
   before(async function () {
     server = await startRedis();
     client = server.client();
     admin = server.client();
     counter = await commandCounter(admin, client);
+    proxy = await startSlowProxy(server.port, REPLY_DELAY_MS);
+    slowClient = server.client({ port: proxy.port });
   });
   after(async function () {
     counter?.stop();
+    slowClient?.disconnect();
+    await proxy?.stop();
     await server?.stop();
   });
-  runStoreContract('redis (own server)', async (): Promise<StoreUnderTest> => redisSubject(client, counter.count), runner, { keys: true, countCommands: true });
+  runStoreContract(
+    'redis (own server)',
+    async (): Promise<StoreUnderTest> => redisSubject(client, counter.count, { client: slowClient, delayMs: REPLY_DELAY_MS }),
+    runner,
+    { keys: true, roundTrips: true },
+  );
 });
