@@ -3,7 +3,9 @@
  * v2 lookupEntry (one script: namespace, global record, entry, tags, lock on
  * a miss) with 0, 1 and 8 tags, on a redis-server this script starts.
  * Interleaved rounds; reports the median per variant of sequential latency
- * (1 in flight) and throughput (32 in flight), and Redis' usec_per_call.
+ * (1 in flight), throughput (32 in flight), and CPU per lookup: Redis'
+ * (INFO cpu, user + sys) and this process' (process.cpuUsage). CPU time is
+ * the figure to trust on a loaded machine: wall times include preemption.
  * Run: npx tsx bench/store-v2-micro.ts
  */
 import { RedisStore } from '../src/stores/redis-store';
@@ -47,29 +49,39 @@ async function main(): Promise<void> {
     }
     const latency: Record<string, number[]> = {};
     const throughput: Record<string, number[]> = {};
+    const serverCpu: Record<string, number[]> = {};
+    const clientCpu: Record<string, number[]> = {};
+    const redisCpuMicros = async (): Promise<number> => {
+      const info = String(await admin.info('cpu'));
+      const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)![1]);
+      return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+    };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, op] of Object.entries(variants)) {
         let started = process.hrtime.bigint();
         for (let i = 0; i < SEQUENTIAL_OPS; i++) await op();
         (latency[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1000 / SEQUENTIAL_OPS);
+        const redisBefore = await redisCpuMicros();
+        const clientBefore = process.cpuUsage();
         started = process.hrtime.bigint();
         let next = 0;
         await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
           while (next++ < CONCURRENT_OPS) await op();
         }));
         (throughput[name] ??= []).push(CONCURRENT_OPS / (Number(process.hrtime.bigint() - started) / 1e9));
+        const client = process.cpuUsage(clientBefore);
+        (clientCpu[name] ??= []).push((client.user + client.system) / CONCURRENT_OPS);
+        (serverCpu[name] ??= []).push(((await redisCpuMicros()) - redisBefore) / CONCURRENT_OPS);
       }
     }
-    const stats = String(await admin.info('commandstats'));
-    const perCall = (cmd: string): string => /usec_per_call=([\d.]+)/.exec(stats.split('\n').find((l) => l.startsWith(`cmdstat_${cmd}:`)) ?? '')?.[1] ?? '-';
     const base = median(throughput['v1 lookup (MGET)']!);
-    console.log(`| variant | latency 1 in flight (µs, median of ${ROUNDS}) | ops/s at ${IN_FLIGHT} in flight | vs MGET |`);
-    console.log('| --- | --- | --- | --- |');
+    console.log(`medians of ${ROUNDS} interleaved rounds; ${IN_FLIGHT} in flight for throughput and CPU`);
+    console.log('| variant | latency, 1 in flight (µs) | lookups/s | vs MGET | Redis CPU µs/lookup | client CPU µs/lookup |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
     for (const name of Object.keys(variants)) {
       const ops = median(throughput[name]!);
-      console.log(`| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× |`);
+      console.log(`| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`);
     }
-    console.log(`\nRedis usec_per_call: mget ${perCall('mget')}, evalsha ${perCall('evalsha')} (all v2 variants together)`);
   } finally {
     client.disconnect();
     admin.disconnect();
