@@ -53,3 +53,23 @@ export function digest(parts: readonly string[]): string {
   for (const part of parts) hash.update(`${part.length}:`).update(part, 'utf16le');
   return hash.digest('base64url').slice(0, 22);
 }
+
+/** An encoded tag: encoded like a key (hashed past the length bound), so it fits the one-byte length in an entry header. */
+export function encodeTag(tag: string): string {
+  return encodeKey(tag);
+}
+
+/** Prefix of tag record keys: add the encoded tag and '}'. Each tag is its own hash tag, so its own slot on a Cluster. */
+export function tagKeyPrefix(prefix: string): string {
+  return `${prefix}:t:{`;
+}
+
+/** The record of one tag (its token and clear clocks). */
+export function tagKey(prefix: string, tag: string): string {
+  return `${tagKeyPrefix(prefix)}${encodeTag(tag)}}`;
+}
+
+/** The global record of a cache prefix: the all-generation token and the clear clock. No '{': never a namespace's or tag's key. */
+export function allKey(prefix: string): string {
+  return `${prefix}:all`;
+}

@@ -1,12 +1,53 @@
 /**
  * The in-process store: one process only, for development, tests and the
  * example app's embedded default. Entries live in a bounded LRU (lru-cache,
- * by count and by bytes, with per-entry TTL); generations and locks follow
- * the same rules as in Redis, so the store contract suite passes on both.
+ * by count and by bytes, with per-entry TTL); generations, tags, the
+ * all-generation, the clear clock and locks follow the same rules as in
+ * Redis (design in store.ts), so the store contract suite passes on both.
+ * Records are bounded LRUs too: losing one is an eviction, and an absent
+ * record validates nothing, as in Redis.
  */
 import { LRUCache } from 'lru-cache';
 import { encodeKey, encodePart } from '../keys';
-import { newGeneration, type LockKind, type PreparedFill, type Store, type StoreLookup } from './store';
+import { uniqueToken } from '../tokens';
+import { uniqueEncodedTags, type HeaderTag } from './entry-header';
+import {
+  newGeneration, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type PreparedFill, type Store,
+  type StoreLookup, type WriteEntryOptions, type WriteOutcome,
+} from './store';
+
+interface NamespaceRecord {
+  token: string;
+  /** Clock of the last soft clear (0: none). */
+  soft: number;
+}
+
+interface TagRecord {
+  token: string;
+  /** Clock of the last hard clear. */
+  cleared: number;
+  /** Clock of the last soft clear. */
+  soft: number;
+}
+
+interface AllRecord {
+  token: string;
+  clock: number;
+}
+
+interface EntryV2 {
+  generation: string;
+  allGeneration: string;
+  clock: number;
+  tags: HeaderTag[];
+  payload: Buffer;
+}
+
+/** A record kind, for evictRecord. */
+export type RecordKind = 'namespace' | 'tag' | 'all';
+
+const CLEARED_RECORD_TTL_MS = 60 * 60 * 1000;
+const DEFAULT_FILL_TTL_MS = 5000;
 
 interface StoredEntry {
   generation: Buffer;
@@ -32,12 +73,21 @@ export class MemoryStore implements Store {
   // Generations are bounded too; losing one makes its namespace miss, never serve old entries.
   private readonly generations = new LRUCache<string, Buffer>({ max: 100_000 });
   private readonly locks = new LRUCache<string, Lock>({ max: 10_000 });
+  private readonly entriesV2: LRUCache<string, EntryV2>;
+  private readonly namespaceRecords = new LRUCache<string, NamespaceRecord>({ max: 100_000 });
+  private readonly tagRecords = new LRUCache<string, TagRecord>({ max: 100_000 });
+  private readonly allRecord = new LRUCache<'all', AllRecord>({ max: 1 });
 
   constructor(options: MemoryStoreOptions) {
     this.entries = new LRUCache<string, StoredEntry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
       sizeCalculation: (entry, key) => entry.payload.length + key.length + 64,
+    });
+    this.entriesV2 = new LRUCache<string, EntryV2>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (entry, key) => entry.payload.length + key.length + 64 + entry.tags.length * 48,
     });
   }
 
@@ -114,12 +164,139 @@ export class MemoryStore implements Store {
     if (lock === undefined || lock.token === token) this.locks.set(id, { token, expiresAt: Date.now() + ttlMs });
   }
 
+  async lookupEntry(namespace: string, key: string, options: LookupEntryOptions = {}): Promise<EntryLookup> {
+    const id = this.entryKey(namespace, key);
+    let ns = this.namespaceRecords.get(namespace);
+    let all = this.allRecord.get('all');
+    const entry = ns && all ? this.entriesV2.get(id) : undefined;
+    const status = entry ? this.check(entry, ns!, all!) : 'miss';
+    if (status !== 'miss') return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!), lock: 'free' };
+    const fill = options.fill;
+    if (fill !== undefined) {
+      // Created with the short fill TTL, or kept at least that long: only a write makes them outlive an entry.
+      if (!all) this.allRecord.set('all', (all = { token: uniqueToken(), clock: this.nowClock() }), { ttl: ms(fill.fillTtlMs) });
+      else atLeast(this.allRecord, 'all', fill.fillTtlMs);
+      if (!ns) this.namespaceRecords.set(namespace, (ns = { token: uniqueToken(), soft: 0 }), { ttl: ms(fill.fillTtlMs) });
+      else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
+    }
+    let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
+    if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
+    return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all) : null, lock };
+  }
+
+  private check(entry: EntryV2, ns: NamespaceRecord, all: AllRecord): EntryLookup['status'] {
+    if (entry.generation !== ns.token || entry.allGeneration !== all.token) return 'miss';
+    let status: EntryLookup['status'] = ns.soft > entry.clock ? 'soft-cleared' : 'hit';
+    for (const tag of entry.tags) {
+      const record = this.tagRecords.get(tag.encoded);
+      if (record === undefined || record.token !== tag.token) return 'miss';
+      if (record.soft > entry.clock) status = 'soft-cleared';
+    }
+    return status;
+  }
+
+  async writeEntry(namespace: string, key: string, ticket: FillTicket, payload: Buffer, options: WriteEntryOptions): Promise<WriteOutcome> {
+    const id = this.entryKey(namespace, key);
+    if (options.releaseToken !== undefined) await this.releaseLock(namespace, key, 'fill', options.releaseToken);
+    const tags = uniqueEncodedTags(options.tags);
+    const ns = this.namespaceRecords.get(namespace);
+    const all = this.allRecord.get('all');
+    if (!ns || ns.token !== ticket.generation || !all || all.token !== ticket.allGeneration) return 'generation-changed';
+    const fillClock = Number(ticket.clock);
+    if (ns.soft > fillClock) return 'cleared-since-fill';
+    const recordTtl = ms(options.ttlMs);
+    const headerTags: HeaderTag[] = [];
+    for (const encoded of tags) {
+      let record = this.tagRecords.get(encoded);
+      if (record === undefined) {
+        // Absent (never made, or evicted): it may have been cleared at any time up to now.
+        record = { token: uniqueToken(), cleared: all.clock, soft: 0 };
+        this.tagRecords.set(encoded, record, { ttl: ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS) });
+      }
+      if (record.cleared > fillClock || record.soft > fillClock) return 'cleared-since-fill';
+      headerTags.push({ encoded, token: record.token });
+    }
+    this.entriesV2.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
+    // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
+    if (!this.entriesV2.has(id)) return 'generation-changed';
+    for (const tag of headerTags) atLeast(this.tagRecords, tag.encoded, recordTtl);
+    atLeast(this.namespaceRecords, namespace, recordTtl);
+    atLeast(this.allRecord, 'all', recordTtl);
+    return 'stored';
+  }
+
+  async clearNamespaces(namespaces: readonly string[], options: ClearOptions = {}): Promise<void> {
+    const clock = options.soft ? this.bumpClock() : 0;
+    for (const namespace of namespaces) {
+      const record = this.namespaceRecords.get(namespace);
+      if (record === undefined) continue;
+      if (options.soft) record.soft = clock;
+      else record.token = uniqueToken();
+    }
+  }
+
+  async clearTags(tags: readonly string[], options: ClearOptions = {}): Promise<void> {
+    if (tags.length === 0) return;
+    const clock = this.bumpClock();
+    for (const encoded of uniqueEncodedTags(tags)) {
+      const record = this.tagRecords.get(encoded);
+      if (record === undefined) continue;
+      if (options.soft) record.soft = clock;
+      else Object.assign(record, { token: uniqueToken(), cleared: clock });
+    }
+  }
+
+  async clearAll(): Promise<void> {
+    const all = this.allRecord.get('all');
+    if (all !== undefined) all.token = uniqueToken();
+  }
+
+  /** What an eviction does to a record (tests use it; an LRU bound may do it at any time). */
+  evictRecord(kind: RecordKind, name = ''): void {
+    if (kind === 'namespace') this.namespaceRecords.delete(name);
+    else if (kind === 'tag') this.tagRecords.delete(encodeKey(name));
+    else this.allRecord.delete('all');
+  }
+
+  /** Advances the clear clock (never backwards) and returns it; creates the global record when absent. */
+  private bumpClock(): number {
+    const all = this.allRecord.get('all');
+    if (all === undefined) {
+      const created = { token: uniqueToken(), clock: this.nowClock() };
+      this.allRecord.set('all', created, { ttl: CLEARED_RECORD_TTL_MS });
+      return created.clock;
+    }
+    all.clock = Math.max(all.clock + 1, this.nowClock());
+    atLeast(this.allRecord, 'all', CLEARED_RECORD_TTL_MS);
+    return all.clock;
+  }
+
+  private nowClock(): number {
+    return Date.now() * 1000;
+  }
+
   onReconnect(): void {
     // Process memory never disconnects.
   }
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.entriesV2.clear();
     this.locks.clear();
   }
+}
+
+function ms(value: number): number {
+  return Math.max(1, Math.ceil(value));
+}
+
+/** Keeps a record at least ttlMs more (never shortens it). */
+function atLeast<K extends string, V extends object>(cache: LRUCache<K, V>, key: K, ttlMs: number): void {
+  const remaining = cache.getRemainingTTL(key);
+  const value = cache.peek(key);
+  if (value !== undefined && remaining !== Infinity && remaining < ttlMs) cache.set(key, value, { ttl: ms(ttlMs) });
+}
+
+function ticketOf(ns: NamespaceRecord, all: AllRecord): FillTicket {
+  return { generation: ns.token, allGeneration: all.token, clock: String(all.clock).padStart(16, '0') };
 }

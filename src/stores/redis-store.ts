@@ -1,13 +1,40 @@
 /**
  * The Redis store, over an ioredis `Redis` or `Cluster` client the user
  * gives. Every key of a namespace carries the namespace as its Cluster hash
- * tag, so a lookup is one MGET and a write one Lua script in one slot.
- * Never KEYS, never SCAN: a clear is one SET of a new generation.
+ * tag; each tag record is its own hash tag; the global record (all-generation
+ * and clear clock) is one key per prefix. Never KEYS, never SCAN: every clear
+ * is O(1) per namespace or tag.
+ *
+ * Round trips (v2; design in store.ts and /work/notes/store-v2-design.md):
+ *
+ *   operation                        one node (Redis, Sentinel)   Cluster
+ *   lookupEntry: hit, any tags       1 script                     1 (namespace slot + global record, in parallel)
+ *                                                                 + 1 if the entry has tags (tag records, in parallel)
+ *   lookupEntry: miss (with lock)    1 script                     1 (as above); +1 (lock) when a tag or the
+ *                                                                 all-generation turned a candidate into a miss
+ *   writeEntry (+ lock release)      1 script                     1 without tags (entry + global record in parallel);
+ *                                                                 2 with tags (tag records, then entry); 3 when a tag
+ *                                                                 record is new (it is created with the clock read)
+ *   clearNamespaces hard             1 script                     1 (parallel, one per namespace)
+ *   clearNamespaces soft, clearTags  1 script                     2 (clock, then the records in parallel)
+ *   clearAll                         1                            1
+ *
+ * So a miss is 2 round trips on one node: the lookup (with lock) and the
+ * write (with release). The v1 methods (lookup, prepareFill, write, clear)
+ * are kept unchanged until the engine moves to v2.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { encodeKey, namespaceKeys, type NamespaceKeys } from '../keys';
+import { allKey, encodeKey, namespaceKeys, tagKeyPrefix, type NamespaceKeys } from '../keys';
 import { LRUCache } from 'lru-cache';
-import { GENERATION_LENGTH, newGeneration, type LockKind, type PreparedFill, type Store, type StoreLookup } from './store';
+import { uniqueToken } from '../tokens';
+import { decodeEntryHeader, encodeEntryHeader, TOKEN_PLACEHOLDER, uniqueEncodedTags, type HeaderTag } from './entry-header';
+import {
+  BUMP_CLOCK, CLEAR_ALL, CLEAR_ONE_NODE, CLEAR_RECORD, ENSURE_TAG, LOOKUP_ONE_NODE, LOOKUP_SLOT, READ_ALL, TOUCH_ALL, WRITE_ONE_NODE, WRITE_SLOT,
+} from './redis-scripts';
+import {
+  GENERATION_LENGTH, newGeneration, type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind,
+  type LookupEntryOptions, type PreparedFill, type Store, type StoreLookup, type WriteEntryOptions, type WriteOutcome,
+} from './store';
 
 /** A generation outlives every entry written under it; after a clear it is kept this long even with no writes. */
 export const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
@@ -58,7 +85,25 @@ end
 return 0
 `;
 
+/** A record a clear creates (the global record, to hold the advanced clock) lives at least this long. */
+export const CLEARED_RECORD_TTL_MS = 60 * 60 * 1000;
+/** Default short TTL of records a miss or a refused write creates. */
+export const DEFAULT_FILL_TTL_MS = 5000;
+
+type Reply = Buffer | null;
+
 interface ScriptedClient {
+  ecaLookupOneNodeBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply, Reply, Reply]>;
+  ecaLookupSlotBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply]>;
+  ecaReadAll(...args: Array<string | number>): Promise<[string | null, string | null]>;
+  ecaWriteOneNode(...args: Array<string | number | Buffer>): Promise<number>;
+  ecaWriteSlot(...args: Array<string | number | Buffer>): Promise<number>;
+  ecaTouchAll(...args: Array<string | number>): Promise<[number, string | null]>;
+  ecaEnsureTag(...args: Array<string | number>): Promise<[string | null, string | null, string | null]>;
+  ecaBumpClock(...args: Array<string | number>): Promise<string>;
+  ecaClearRecord(...args: Array<string | number>): Promise<number>;
+  ecaClearOneNode(...args: Array<string | number>): Promise<number>;
+  ecaClearAll(...args: Array<string | number>): Promise<number>;
   expressCacheAsidePrepareBuffer(generationKey: string, lockKey: string, entryKey: string, created: Buffer, generationTtlMs: number, token: string, lockTtlMs: number): Promise<[Buffer, number, Buffer?]>;
   expressCacheAsideWrite(generationKey: string, entryKey: string, lockKey: string, seen: Buffer, value: Buffer, ttlMs: number, generationTtlMs: number, releaseToken: string): Promise<number>;
   expressCacheAsideRelease(lockKey: string, token: string): Promise<number>;
@@ -72,6 +117,14 @@ function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   if (typeof c.expressCacheAsideWrite !== 'function') c.defineCommand('expressCacheAsideWrite', { numberOfKeys: 3, lua: WRITE_SCRIPT });
   if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
+  const v2: Array<[string, number | undefined, string]> = [
+    ['ecaLookupOneNode', 4, LOOKUP_ONE_NODE], ['ecaLookupSlot', 3, LOOKUP_SLOT], ['ecaReadAll', 1, READ_ALL],
+    ['ecaWriteOneNode', 4, WRITE_ONE_NODE], ['ecaWriteSlot', 3, WRITE_SLOT], ['ecaTouchAll', 1, TOUCH_ALL], ['ecaEnsureTag', 1, ENSURE_TAG],
+    ['ecaBumpClock', 1, BUMP_CLOCK], ['ecaClearRecord', 1, CLEAR_RECORD], ['ecaClearOneNode', undefined, CLEAR_ONE_NODE], ['ecaClearAll', 1, CLEAR_ALL],
+  ];
+  for (const [name, numberOfKeys, lua] of v2) {
+    if (typeof (c as unknown as Record<string, unknown>)[name] !== 'function') c.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+  }
   return c as Redis & ScriptedClient;
 }
 
@@ -87,8 +140,16 @@ export class RedisStore implements Store {
   // engine's timeout); after that, a client that is not ready is reconnecting and is skipped.
   private everReady: boolean;
 
+  // On a Cluster, scripts may touch their own slot only: records of other slots are read in parallel calls.
+  private readonly cluster: boolean;
+  private readonly allKey: string;
+  private readonly tagPrefix: string;
+
   constructor(client: Redis | Cluster, private readonly prefix: string) {
     this.client = defineScripts(client);
+    this.cluster = (client as { isCluster?: boolean }).isCluster === true;
+    this.allKey = allKey(prefix);
+    this.tagPrefix = tagKeyPrefix(prefix);
     this.everReady = client.status === 'ready';
     client.on('ready', this.onReady);
   }
@@ -195,9 +256,165 @@ export class RedisStore implements Store {
     await this.client.expressCacheAsideHold(this.lockKey(namespace, key, kind), token, Math.max(1, Math.ceil(ttlMs)));
   }
 
+  async lookupEntry(namespace: string, key: string, options: LookupEntryOptions = {}): Promise<EntryLookup> {
+    // The script validates the header; the GET right behind it on the same connection reads the entry.
+    // Another client's write may land between the two: then the header differs, and the lookup runs once more.
+    const first = await this.lookupOnce(namespace, key, options);
+    return first ?? (await this.lookupOnce(namespace, key, options)) ?? { status: 'miss', payload: null, ticket: null, lock: 'free' };
+  }
+
+  private async lookupOnce(namespace: string, key: string, options: LookupEntryOptions): Promise<EntryLookup | undefined> {
+    const keys = this.keys(namespace);
+    const encoded = encodeKey(key);
+    const entryKey = keys.entryPrefix + encoded;
+    const fill = options.fill;
+    const args = ['', fill ? '1' : '', fill?.lockToken ?? '', fill ? ms(fill.lockTtlMs) : 0, fill ? ms(fill.fillTtlMs) : 0, uniqueToken()];
+    if (!this.cluster) {
+      const [[status, lock, g, all, clock, header], value] = await Promise.all([
+        this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken()),
+        this.client.getBuffer(entryKey),
+      ]);
+      if (status !== 0 && !sameHeader(header!, value)) return undefined;
+      return found(status, lock, g, all === null ? null : all.toString('latin1'), clock === null ? null : clock.toString('latin1'), status === 0 ? null : value);
+    }
+    const [[status, lock, g, header], value, [all, clock]] = await Promise.all([
+      this.client.ecaLookupSlotBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, ...args),
+      this.client.getBuffer(entryKey),
+      this.client.ecaReadAll(this.allKey, fill ? '1' : '', uniqueToken(), fill ? ms(fill.fillTtlMs) : 0),
+    ]);
+    let checked = status;
+    if (checked !== 0) {
+      const candidate = decodeEntryHeader(header!);
+      if (candidate === null || !sameHeader(header!.subarray(0, candidate.length), value)) return undefined;
+      // The slot's verdict (hit, or soft-cleared by a namespace soft clear) stands unless the records outside it say miss or soft.
+      const outside = await this.checkOutsideSlot(value!, all);
+      checked = outside === 0 ? 0 : Math.max(checked, outside);
+    }
+    if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : value);
+    // A tag or the all-generation turned an in-slot candidate into a miss: the lock was not asked for in the slot call.
+    let late = 0;
+    if (fill?.lockToken !== undefined) {
+      late = (await this.client.set(keys.lockPrefix + encoded, fill.lockToken, 'PX', ms(fill.lockTtlMs), 'NX')) === 'OK' ? 1 : 2;
+    }
+    return found(0, late, g, all, clock, null);
+  }
+
+  /** Cluster: checks an in-slot candidate against the global record and its tag records (one parallel round trip). */
+  private async checkOutsideSlot(entry: Buffer, all: string | null): Promise<number> {
+    const header = decodeEntryHeader(entry);
+    if (header === null || all === null || header.allGeneration !== all) return 0;
+    if (header.tags.length === 0) return 1;
+    const records = await Promise.all(header.tags.map((tag) => this.client.hmget(`${this.tagPrefix}${tag.encoded}}`, 't', 's')));
+    let status = 1;
+    for (const [i, [token, soft]] of records.entries()) {
+      if (token !== header.tags[i]!.token) return 0;
+      if (Number(soft ?? 0) > header.clock) status = 2;
+    }
+    return status;
+  }
+
+  async writeEntry(namespace: string, key: string, ticket: FillTicket, payload: Buffer, options: WriteEntryOptions): Promise<WriteOutcome> {
+    const keys = this.keys(namespace);
+    const encoded = encodeKey(key);
+    const tags = uniqueEncodedTags(options.tags);
+    const entryTtl = ms(options.ttlMs);
+    const recordTtl = entryTtl;
+    const shortTtl = ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
+    const release = options.releaseToken ?? '';
+    if (!this.cluster) {
+      const value = Buffer.concat([encodeEntryHeader(ticket, tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER }))), payload]);
+      const newTokens = tags.map(() => uniqueToken()).join('');
+      return outcome(await this.client.ecaWriteOneNode(
+        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey, this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, shortTtl,
+      ));
+    }
+    const writeSlot = (headerTags: HeaderTag[]): Promise<number> => this.client.ecaWriteSlot(
+      keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, Buffer.concat([encodeEntryHeader(ticket, headerTags), payload]), entryTtl, recordTtl, release,
+    );
+    const touchAll = this.client.ecaTouchAll(this.allKey, ticket.allGeneration, recordTtl);
+    // Without tags nothing outside the slot decides the write: the entry already names the all-generation it saw.
+    if (tags.length === 0) return outcome((await Promise.all([writeSlot([]), touchAll]))[0]);
+    const fillClock = Number(ticket.clock);
+    const tagKeys = tags.map((tag) => `${this.tagPrefix}${tag}}`);
+    const [[allCurrent, clockNow], records] = await Promise.all([
+      touchAll, Promise.all(tagKeys.map((tagKey) => this.client.ecaEnsureTag(tagKey, uniqueToken(), '', shortTtl, ticket.clock, recordTtl))),
+    ]);
+    let refused: WriteOutcome | undefined = allCurrent === 1 ? undefined : 'generation-changed';
+    if (refused === undefined) {
+      // Absent records (never made, expired, evicted) may have been cleared at any time up to now: created with the clock now.
+      const absent = records.flatMap((record, i) => (record[0] === null ? [i] : []));
+      if (absent.length > 0) {
+        const now = clockNow ?? '0';
+        const created = await Promise.all(absent.map((i) => this.client.ecaEnsureTag(tagKeys[i]!, uniqueToken(), now, Number(now) > fillClock ? shortTtl : recordTtl, ticket.clock, recordTtl)));
+        for (const [j, i] of absent.entries()) records[i] = created[j]!;
+      }
+      if (records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock)) refused = 'cleared-since-fill';
+    }
+    if (refused !== undefined) {
+      if (release !== '') await this.client.expressCacheAsideRelease(keys.lockPrefix + encoded, release);
+      return refused;
+    }
+    return outcome(await writeSlot(tags.map((tag, i) => ({ encoded: tag, token: records[i]![0]! }))));
+  }
+
+  async clearNamespaces(namespaces: readonly string[], options: ClearOptions = {}): Promise<void> {
+    if (namespaces.length === 0) return;
+    await this.clearRecords(options.soft ? 'ns-soft' : 'ns-hard', namespaces.map((namespace) => this.keys(namespace).generation));
+  }
+
+  async clearTags(tags: readonly string[], options: ClearOptions = {}): Promise<void> {
+    if (tags.length === 0) return;
+    await this.clearRecords(options.soft ? 'tag-soft' : 'tag-hard', uniqueEncodedTags(tags).map((tag) => `${this.tagPrefix}${tag}}`));
+  }
+
+  async clearAll(): Promise<void> {
+    await this.client.ecaClearAll(this.allKey, uniqueToken());
+  }
+
+  private async clearRecords(mode: 'ns-hard' | 'ns-soft' | 'tag-hard' | 'tag-soft', recordKeys: string[]): Promise<void> {
+    if (!this.cluster) {
+      await this.client.ecaClearOneNode(1 + recordKeys.length, this.allKey, ...recordKeys, mode, uniqueToken(), CLEARED_RECORD_TTL_MS, ...recordKeys.map(() => uniqueToken()));
+      return;
+    }
+    // The clock first: a fill that read it before this clear began must see the records' clears as after it.
+    const clock = mode === 'ns-hard' ? '' : await this.client.ecaBumpClock(this.allKey, '', uniqueToken(), CLEARED_RECORD_TTL_MS);
+    await Promise.all(recordKeys.map((recordKey) => this.client.ecaClearRecord(recordKey, mode, uniqueToken(), clock)));
+  }
+
   async close(): Promise<void> {
     // The client belongs to the user: never quit it, only stop listening to it.
     this.client.removeListener('ready', this.onReady);
     this.reconnectCallbacks.length = 0;
   }
+}
+
+/** A TTL in whole milliseconds, at least 1. */
+function ms(value: number): number {
+  return Math.max(1, Math.ceil(value));
+}
+
+const LOCK_STATES: readonly FillLockState[] = ['free', 'taken', 'busy'];
+const STATUSES = ['miss', 'hit', 'soft-cleared'] as const;
+
+/** Whether the entry read is the one whose header the script validated. */
+function sameHeader(header: Buffer, value: Buffer | null): boolean {
+  return value !== null && value.length >= header.length && value.compare(header, 0, header.length, 0, header.length) === 0;
+}
+
+/** A lookup's answer from the scripts' replies. */
+function found(status: number, lock: number, g: Buffer | null, all: string | null, clock: string | null, entry: Buffer | null): EntryLookup {
+  const ticket = g !== null && all !== null && clock !== null
+    ? { generation: g.toString('latin1', 0, 16), allGeneration: all, clock: clock.padStart(16, '0') }
+    : null;
+  let payload: Buffer | null = null;
+  if (status !== 0 && entry !== null) {
+    const header = decodeEntryHeader(entry);
+    if (header === null) status = 0;
+    else payload = entry.subarray(header.length);
+  }
+  return { status: STATUSES[status] ?? 'miss', payload, ticket, lock: LOCK_STATES[lock] ?? 'free' };
+}
+
+function outcome(reply: number): WriteOutcome {
+  return reply === 1 ? 'stored' : reply === 2 ? 'cleared-since-fill' : 'generation-changed';
 }

@@ -21,7 +21,8 @@ import { RedisStore } from '../../src/stores/redis-store';
 import { binaryParser, captureLogger, sleep, useFactory, waitFor } from '../helpers/app-factory';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
 import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
-import { runStoreContract } from './store-contract';
+import { runStoreContract } from '../helpers/store-contract';
+import { redisSubject } from '../helpers/redis-store-subject';
 
 const TIMEOUT_MS = 100;
 /** "Answered promptly" on a shared 2-core machine: timeoutMs plus a generous margin. */
@@ -106,16 +107,13 @@ describe('Redis Cluster (3 masters)', function () {
     return a.log.entries.filter((e) => e.level === 'warn' || e.level === 'error');
   }
 
-  runStoreContract('RedisStore on a Redis Cluster', async () => {
-    const client = await ready(cluster.client());
-    const prefix = randomPrefix('cluster-store');
-    return {
-      store: new RedisStore(client, prefix),
-      cleanup: async () => {
-        await deleteByPrefix(client, prefix);
-        client.disconnect();
-      },
-    };
+  describe('store contract on the Cluster', function () {
+    let storeClient: Cluster | undefined;
+    after(function () {
+      storeClient?.disconnect();
+    });
+    // One client for the whole contract (clients made in a test are disconnected after it); a new prefix per test.
+    runStoreContract('RedisStore on a Redis Cluster', async () => redisSubject((storeClient ??= await ready(cluster.client()))), { describe, it, beforeEach, afterEach }, { keys: true });
   });
 
   describe('route, invalidate and getOrSet unchanged on a Cluster', function () {

@@ -1,0 +1,95 @@
+/**
+ * Micro-bench of the store's hit path: today's lookup (one MGET) against the
+ * v2 lookupEntry (one script: namespace, global record, entry, tags, lock on
+ * a miss) with 0, 1 and 8 tags, on a redis-server this script starts.
+ * Interleaved rounds; reports the median per variant of sequential latency
+ * (1 in flight), throughput (32 in flight), and CPU per lookup: Redis'
+ * (INFO cpu, user + sys) and this process' (process.cpuUsage). CPU time is
+ * the figure to trust on a loaded machine: wall times include preemption.
+ * Run: npx tsx bench/store-v2-micro.ts
+ */
+import { RedisStore } from '../src/stores/redis-store';
+import { uniqueToken } from '../src/tokens';
+import { startRedis } from '../test/helpers/redis-server';
+
+const ROUNDS = 7;
+const SEQUENTIAL_OPS = 4000;
+const CONCURRENT_OPS = 20000;
+const IN_FLIGHT = 32;
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const server = await startRedis();
+  const client = server.client({ maxRetriesPerRequest: 20 });
+  const admin = server.client();
+  try {
+    const store = new RedisStore(client, 'bench');
+    const payload = Buffer.alloc(2048, 1);
+    // v1 entry (what today's hit reads).
+    const prepared = await store.prepareFill('v1', 'k', undefined, 5000);
+    await store.write('v1', 'k', prepared.generation, payload, 600_000);
+    // v2 entries with 0, 1 and 8 tags.
+    for (const count of [0, 1, 8]) {
+      const found = await store.lookupEntry('v2', `k${count}`, { fill: { lockTtlMs: 5000, fillTtlMs: 5000 } });
+      const tags = Array.from({ length: count }, (_, i) => `tag-${i}`);
+      const outcome = await store.writeEntry('v2', `k${count}`, found.ticket!, payload, { ttlMs: 600_000, tags });
+      if (outcome !== 'stored') throw new Error(`seed ${count}: ${outcome}`);
+    }
+    const lockOptions = { fill: { lockToken: uniqueToken(), lockTtlMs: 5000, fillTtlMs: 5000 } };
+    const variants: Record<string, () => Promise<unknown>> = {
+      'v1 lookup (MGET)': () => store.lookup('v1', 'k', false),
+      'v2 lookupEntry, 0 tags': () => store.lookupEntry('v2', 'k0', lockOptions),
+      'v2 lookupEntry, 1 tag': () => store.lookupEntry('v2', 'k1', lockOptions),
+      'v2 lookupEntry, 8 tags': () => store.lookupEntry('v2', 'k8', lockOptions),
+    };
+    for (const [name, op] of Object.entries(variants)) {
+      const r = (await op()) as { status?: string; payload: Buffer | null };
+      if (!r.payload || (r.status !== undefined && r.status !== 'hit')) throw new Error(`${name} is not a hit`);
+    }
+    const latency: Record<string, number[]> = {};
+    const throughput: Record<string, number[]> = {};
+    const serverCpu: Record<string, number[]> = {};
+    const clientCpu: Record<string, number[]> = {};
+    const redisCpuMicros = async (): Promise<number> => {
+      const info = String(await admin.info('cpu'));
+      const field = (name: string): number => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)![1]);
+      return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, op] of Object.entries(variants)) {
+        let started = process.hrtime.bigint();
+        for (let i = 0; i < SEQUENTIAL_OPS; i++) await op();
+        (latency[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1000 / SEQUENTIAL_OPS);
+        const redisBefore = await redisCpuMicros();
+        const clientBefore = process.cpuUsage();
+        started = process.hrtime.bigint();
+        let next = 0;
+        await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+          while (next++ < CONCURRENT_OPS) await op();
+        }));
+        (throughput[name] ??= []).push(CONCURRENT_OPS / (Number(process.hrtime.bigint() - started) / 1e9));
+        const client = process.cpuUsage(clientBefore);
+        (clientCpu[name] ??= []).push((client.user + client.system) / CONCURRENT_OPS);
+        (serverCpu[name] ??= []).push(((await redisCpuMicros()) - redisBefore) / CONCURRENT_OPS);
+      }
+    }
+    const base = median(throughput['v1 lookup (MGET)']!);
+    console.log(`medians of ${ROUNDS} interleaved rounds; ${IN_FLIGHT} in flight for throughput and CPU`);
+    console.log('| variant | latency, 1 in flight (µs) | lookups/s | vs MGET | Redis CPU µs/lookup | client CPU µs/lookup |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    for (const name of Object.keys(variants)) {
+      const ops = median(throughput[name]!);
+      console.log(`| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`);
+    }
+  } finally {
+    client.disconnect();
+    admin.disconnect();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
