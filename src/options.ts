@@ -24,7 +24,7 @@ export interface CacheSettings {
   jitter: number;
   breaker: { failures: number; cooldownMs: number } | false;
   memory: { maxEntries: number; maxBytes: number };
-  l1: { max: number; ttlMs: number } | undefined;
+  l1: { max: number; ttlMs: number; consistency: 'delivered' | 'acknowledged'; ackTimeoutMs: number } | undefined;
   metrics: { registry: unknown; prefix?: string } | undefined;
   compression: { thresholdBytes: number } | undefined;
 }
@@ -149,11 +149,23 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   let l1: CacheSettings['l1'];
   if (o.l1 !== undefined) {
     checkObject(o.l1, 'option "l1"');
-    checkKnown(o.l1, ['max', 'ttl'], 'l1');
+    checkKnown(o.l1, ['max', 'ttl', 'consistency'], 'l1');
     const t = defined(o.l1);
+    const consistency = t.consistency ?? 'delivered';
+    if (consistency !== 'delivered' && consistency !== 'acknowledged') {
+      throw new TypeError(`express-cache-aside: option "l1.consistency" must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
+    }
+    // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
+    if (consistency === 'acknowledged' && (o.redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
+      throw new TypeError('express-cache-aside: option "l1.consistency" \'acknowledged\' needs a Redis or Sentinel client, not a Cluster');
+    }
+    const timeoutMs = o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs);
     l1 = {
       max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
       ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
+      consistency,
+      // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
+      ackTimeoutMs: Math.max(1, timeoutMs / 2),
     };
   }
 
