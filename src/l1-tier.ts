@@ -10,7 +10,15 @@
  * can never plant an old entry. While the subscription is down no entry is
  * served from this tier (messages may be missed), and when it comes back the
  * whole tier is dropped.
+ *
+ * Delivery takes time, so by default another instance may serve its copy for
+ * the moment between a clear's response and the message's arrival. With
+ * `consistency: 'acknowledged'` the clearing instance tags its message with a
+ * reply channel, every subscriber answers once it has dropped the namespaces,
+ * and the publish waits for as many answers as PUBLISH counted receivers,
+ * bounded by `ackTimeoutMs`.
  */
+import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Cluster, Redis } from 'ioredis';
 import { encodePart } from './keys';
@@ -28,7 +36,21 @@ export interface L1Settings {
   /** Bound on the bytes of the payloads held; an entry larger than this is not kept. */
   maxBytes: number;
   ttlMs: number;
+  /** 'acknowledged': a publish waits for every subscriber to confirm the drop. @default 'delivered' */
+  consistency?: 'delivered' | 'acknowledged';
+  /** Longest a publish waits for the confirmations. */
+  ackTimeoutMs?: number;
 }
+
+/** A publish waiting for confirmations: `expected` is unknown (Infinity) until PUBLISH answers. */
+interface AckWait {
+  received: number;
+  expected: number;
+  done: () => void;
+}
+
+// A request for confirmation is the message's first line: '!' never starts an encoded namespace.
+const ACK_MARK = '!';
 
 /** The in-process tier of one cache. */
 export class L1Tier {
@@ -40,6 +62,13 @@ export class L1Tier {
   private subscriber: Redis | Cluster | undefined;
   private healthy: boolean;
   readonly channel: string;
+  /** Where other instances confirm this one's drops. */
+  private readonly ackChannel: string;
+  private readonly instanceId = randomBytes(9).toString('base64url');
+  private readonly ackWaits = new Map<string, AckWait>();
+  private ackCounter = 0;
+  /** Publishes whose confirmations did not all come within ackTimeoutMs. */
+  ackTimeouts = 0;
 
   constructor(private readonly settings: L1Settings, prefix: string, private readonly publisher: Redis | Cluster | undefined, private readonly logger: Logger) {
     // Bounded by count and by bytes: 1,000 entries of 1 MB bodies would otherwise hold a gigabyte.
@@ -55,6 +84,7 @@ export class L1Tier {
       dispose: (seq) => { this.floor = Math.max(this.floor, seq); },
     });
     this.channel = `${prefix}:invalidations`;
+    this.ackChannel = `${this.channel}:ack:${this.instanceId}`;
     this.healthy = publisher === undefined;
     if (publisher) this.subscribe(publisher);
   }
@@ -66,13 +96,14 @@ export class L1Tier {
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.dropEncoded(message.split('\n'), true);
+      if (channel === this.channel) this.onClearMessage(message);
+      else if (channel === this.ackChannel) this.onAck(message);
     });
     subscriber.on('ready', () => {
       // After a gap, messages may have been missed: start over.
       this.floor = ++this.seqCounter;
       this.entries.clear();
-      subscriber.subscribe(this.channel).then(() => { this.healthy = true; }, () => { this.healthy = false; });
+      subscriber.subscribe(this.channel, this.ackChannel).then(() => { this.healthy = true; }, () => { this.healthy = false; });
     });
     const down = (): void => { this.healthy = false; };
     subscriber.on('close', down);
@@ -124,15 +155,62 @@ export class L1Tier {
     if (fromMessage) this.logger.debug({ namespaces: encoded }, 'express-cache-aside: l1 dropped namespaces on a message');
   }
 
-  /** Tells other instances to drop namespaces. */
+  // Any instance confirms a drop when asked, whatever its own mode, so instances can switch mode one at a time.
+  private onClearMessage(message: string): void {
+    const lines = message.split('\n');
+    const request = lines[0]?.startsWith(ACK_MARK) ? lines.shift()!.slice(ACK_MARK.length) : undefined;
+    this.dropEncoded(lines, true);
+    if (request === undefined || !this.publisher) return;
+    const space = request.indexOf(' ');
+    if (space <= 0) return;
+    this.publisher.publish(`${this.channel}:ack:${request.slice(0, space)}`, request.slice(space + 1)).catch(() => {});
+  }
+
+  private onAck(id: string): void {
+    const wait = this.ackWaits.get(id);
+    if (wait === undefined) return;
+    wait.received++;
+    if (wait.received >= wait.expected) wait.done();
+  }
+
+  /** Tells other instances to drop namespaces; in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed). */
   async publish(namespaces: readonly string[]): Promise<void> {
-    if (this.publisher) await this.publisher.publish(this.channel, namespaces.map(encodePart).join('\n'));
+    const publisher = this.publisher;
+    if (!publisher) return;
+    const body = namespaces.map(encodePart).join('\n');
+    // Without our own subscription no confirmation could reach us: publish as in 'delivered' mode.
+    if (this.settings.consistency !== 'acknowledged' || !this.healthy) {
+      await publisher.publish(this.channel, body);
+      return;
+    }
+    const id = String(++this.ackCounter);
+    let timer: NodeJS.Timeout | undefined;
+    const wait: AckWait = { received: 0, expected: Infinity, done: () => {} };
+    // Registered before PUBLISH: a confirmation may be read before PUBLISH's own reply.
+    const confirmed = new Promise<boolean>((resolve) => {
+      wait.done = () => resolve(true);
+      this.ackWaits.set(id, wait);
+    });
+    try {
+      wait.expected = await publisher.publish(this.channel, `${ACK_MARK}${this.instanceId} ${id}\n${body}`);
+      if (wait.received >= wait.expected) return;
+      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), this.settings.ackTimeoutMs ?? 50); });
+      if (!(await Promise.race([confirmed, timedOut]))) {
+        this.ackTimeouts++;
+        this.logger.warn({ namespaces: namespaces.length, confirmed: wait.received, receivers: wait.expected, waitedMs: this.settings.ackTimeoutMs },
+          'express-cache-aside: l1 drop not confirmed by every instance in time; those may serve their copy until the message arrives');
+      }
+    } finally {
+      clearTimeout(timer);
+      this.ackWaits.delete(id);
+    }
   }
 
   /** Unsubscribes; the subscriber is ours (a duplicate), so it is closed. */
   async close(): Promise<void> {
     this.healthy = false;
     this.entries.clear();
+    for (const wait of this.ackWaits.values()) wait.done();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     if (subscriber) {

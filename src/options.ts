@@ -171,12 +171,24 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   let l1: CacheSettings['l1'];
   if (o.l1 !== undefined) {
     checkObject(o.l1, 'option "l1"', 'l1');
-    checkKnown(o.l1, ['max', 'maxBytes', 'ttl'], 'l1');
+    checkKnown(o.l1, ['max', 'maxBytes', 'ttl', 'consistency'], 'l1');
     const t = defined(o.l1);
+    const consistency = t.consistency ?? 'delivered';
+    if (consistency !== 'delivered' && consistency !== 'acknowledged') {
+      fail('l1.consistency', `must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
+    }
+    // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
+    if (consistency === 'acknowledged' && (o.redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
+      fail('l1.consistency', "'acknowledged' needs a Redis or Sentinel client, not a Cluster");
+    }
+    const timeoutMs = o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs);
     l1 = {
       max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
       maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
       ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
+      consistency,
+      // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
+      ackTimeoutMs: Math.max(1, timeoutMs / 2),
     };
   }
 

@@ -47,9 +47,12 @@ export interface CacheOptions {
    * An in-process tier in front of Redis for the hottest entries, kept
    * coherent across instances by Redis pub/sub. Off by default.
    * `maxBytes` bounds the bodies it holds (an entry larger than it is never kept).
-   * @default undefined ({ max: 1000, maxBytes: 32 MiB, ttl: '5s' } when given as {})
+   * `consistency: 'acknowledged'` holds a clear's response until every
+   * subscribed instance has acknowledged dropping the namespaces (at most half
+   * of `timeoutMs`); `'delivered'` (the default) only publishes the message.
+   * @default undefined ({ max: 1000, maxBytes: 32 MiB, ttl: '5s', consistency: 'delivered' } when given as {})
    */
-  l1?: { max?: number; maxBytes?: number; ttl?: Duration };
+  l1?: { max?: number; maxBytes?: number; ttl?: Duration; consistency?: 'delivered' | 'acknowledged' };
   /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
   metrics?: MetricsOptions;
   /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */

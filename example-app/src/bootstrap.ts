@@ -7,10 +7,10 @@
 import type { Express } from 'express';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import { createCache, type Logger as CacheLogger } from 'express-cache-aside';
+import { createCache, type CacheOptions, type Logger as CacheLogger } from 'express-cache-aside';
 import { createApp } from './app';
 import { cachePrefix } from './config';
-import { openDb, type Db } from './db';
+import { openDb, withReadDelay, type Db } from './db';
 import { cacheLoggerFrom, silentLogger, type Logger } from './logger';
 import { migrate } from './migrations';
 import { seedIfEmpty } from './seed';
@@ -39,6 +39,10 @@ export interface ShopOptions {
   registry?: Registry;
   /** Longest a request waits on Redis. @default the package's (100 ms), or CACHE_TIMEOUT_MS */
   cacheTimeoutMs?: number;
+  /** The cache's in-process tier (`l1` of createCache). @default off */
+  l1?: CacheOptions['l1'];
+  /** Test-only: pause this long after every SELECT (see SHOP_READ_DELAY_MS). @default none */
+  readDelayMs?: number;
 }
 
 /** A started shop, ready to listen. */
@@ -81,7 +85,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       : 'cache store: in-memory, this process only (set REDIS_URL to use Redis)',
   );
 
-  const db = await openDb(databaseUrl);
+  const db = withReadDelay(await openDb(databaseUrl), options.readDelayMs);
   const redis = redisUrl ? new Redis(redisUrl) : undefined;
   // The cache fails open, so an unreachable Redis only costs cache hits: say so once per outage, not per retry.
   let redisDown = false;
@@ -96,7 +100,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     logger.info('redis reachable again');
   });
   const timeoutMs = options.cacheTimeoutMs ?? (process.env.CACHE_TIMEOUT_MS ? Number(process.env.CACHE_TIMEOUT_MS) : undefined);
-  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry }, ...(timeoutMs ? { timeoutMs } : {}) });
+  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry }, ...(timeoutMs ? { timeoutMs } : {}),
+    ...(options.l1 ? { l1: options.l1 } : {}) });
   const close = async (): Promise<void> => {
     await cache.close();
     // QUIT would wait in the offline queue for a Redis that is down; only a live connection gets one.

@@ -110,3 +110,15 @@ export async function createPgliteDb(dataDir?: string): Promise<Db> {
 export async function openDb(databaseUrl: string | undefined): Promise<Db> {
   return databaseUrl ? createPostgresDb(databaseUrl) : createPgliteDb();
 }
+
+/** `db` with a pause of `delayMs` after every SELECT's answer (test-only fault injection); `db` itself without one. */
+export function withReadDelay(db: Db, delayMs: number | undefined): Db {
+  if (!delayMs) return db;
+  return Object.assign(Object.create(db) as Db, {
+    async query<T>(text: string, params?: unknown[]) {
+      const result = await db.query<T>(text, params);
+      if (/^\s*SELECT\b/i.test(text)) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return result;
+    },
+  });
+}

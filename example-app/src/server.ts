@@ -1,13 +1,14 @@
 /**
- * Entry point of `npm start`: reads DATABASE_URL, REDIS_URL, PORT and
- * LOG_LEVEL, starts the shop (embedded PGlite and in-memory cache when the
+ * Entry point of `npm start`: reads DATABASE_URL, REDIS_URL, PORT, LOG_LEVEL,
+ * CACHE_PREFIX, CACHE_L1 (the in-process tier's options as JSON) and
+ * SHOP_READ_DELAY_MS (a test-only pause after each read), starts the shop (embedded PGlite and in-memory cache when the
  * URLs are absent) logging pino JSON lines to stdout, and listens until
  * SIGINT or SIGTERM. GET /metrics serves the cache's metrics and the
  * process's default ones.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startShop } from './bootstrap';
-import { defaultPort } from './config';
+import { defaultPort, l1FromEnv, readDelayFromEnv } from './config';
 import { createServerLoggers } from './logger';
 
 async function main(): Promise<void> {
@@ -19,6 +20,9 @@ async function main(): Promise<void> {
   const shop = await startShop({
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
+    prefix: process.env.CACHE_PREFIX || undefined,
+    l1: l1FromEnv(process.env.CACHE_L1),
+    readDelayMs: readDelayFromEnv(process.env.SHOP_READ_DELAY_MS),
     logger,
     cacheLogger: loggers.cache,
     registry,

@@ -152,7 +152,30 @@ export class RedisStore implements Store {
     this.tagPrefix = tagKeyPrefix(prefix);
     this.everReady = client.status === 'ready';
     client.on('ready', this.onReady);
+    // A Cluster does not emit 'ready' again when one shard fails over: watch each slot's master instead.
+    if ((client as Cluster).isCluster === true) {
+      this.onSlotsRefresh();
+      client.on('refresh', this.onSlotsRefresh);
+    }
   }
+
+  /** The master of every slot as of the last topology refresh ('' while unknown; Cluster only). */
+  private slotMasters: string[] = [];
+
+  // A promoted replica may lack the last writes its master acknowledged (replication is asynchronous), so a slot
+  // whose master changed counts as a reconnect: recent clears are applied again.
+  private readonly onSlotsRefresh = (): void => {
+    const slots = (this.client as unknown as Cluster).slots;
+    const masters: string[] = new Array<string>(slots.length);
+    let changed = false;
+    for (let slot = 0; slot < slots.length; slot++) {
+      masters[slot] = slots[slot]?.[0] ?? '';
+      const before = this.slotMasters[slot] ?? '';
+      if (before !== '' && masters[slot] !== '' && masters[slot] !== before) changed = true;
+    }
+    this.slotMasters = masters;
+    if (changed) for (const callback of this.reconnectCallbacks) callback();
+  };
 
   private readonly reconnectCallbacks: Array<() => void> = [];
 
@@ -384,6 +407,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     // The client belongs to the user: never quit it, only stop listening to it.
     this.client.removeListener('ready', this.onReady);
+    this.client.removeListener('refresh', this.onSlotsRefresh);
     this.reconnectCallbacks.length = 0;
   }
 }

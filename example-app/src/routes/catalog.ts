@@ -81,9 +81,17 @@ export function catalogRouter(spec: CatalogSpec, db: Db, cache: ShopCache, extra
     res.json(rows[0]);
   });
 
-  // Users whose per-user lists show this row; only asked for when the change is visible there.
-  const holders = `ARRAY(SELECT DISTINCT h.user_id FROM ${spec.heldIn.table} h
-                          WHERE h.${spec.heldIn.column} = ${name}.id ORDER BY 1) AS users_touched`;
+  // Users whose per-user lists show this row, asked in a statement of its own once the edit is committed.
+  // Asked inside the UPDATE, a waiter on the row lock would read them in the snapshot it started with and miss
+  // a user who enrolled while it waited; asked afterwards, every holder whose list can still show the old row
+  // is found (one enrolled later reads the committed edit), and their lists are cleared with the response.
+  const holdersOf = async (id: number): Promise<number[]> => {
+    const { rows } = await db.query<{ user_id: number }>(
+      `SELECT DISTINCT user_id FROM ${spec.heldIn.table} WHERE ${spec.heldIn.column} = $1 ORDER BY 1`,
+      [id],
+    );
+    return rows.map((row) => row.user_id);
+  };
 
   router.post('/', clears(`POST /${name}` as const), async (req, res) => {
     const values = validateBody(bodyObject(req), spec.fields, 'create');
@@ -106,25 +114,24 @@ export function catalogRouter(spec: CatalogSpec, db: Db, cache: ShopCache, extra
     const { rows } = await db.query<Record<string, unknown>>(
       `UPDATE ${name} SET ${columns.map((column, i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
         WHERE id = $1 AND deleted_at IS NULL
-       RETURNING ${spec.detailColumns}${visibleToUsers ? `, ${holders}` : ''}`,
+       RETURNING ${spec.detailColumns}`,
       [id, ...values.values()],
     );
     const updated = rows[0];
     if (updated === undefined) throw new HttpError(404, `${singular} not found`);
-    const { users_touched: usersTouched, ...body } = updated;
-    res.locals.usersTouched = usersTouched ?? [];
-    res.json(body);
+    res.locals.usersTouched = visibleToUsers ? await holdersOf(id) : [];
+    res.json(updated);
   });
 
   router.delete('/:id', checked((req) => parseId(req)), clears(`DELETE /${name}/:id` as const), async (req, res) => {
-    const { rows } = await db.query<{ id: number; deleted_at: Date; users_touched: number[] }>(
+    const { rows } = await db.query<{ id: number; deleted_at: Date }>(
       `UPDATE ${name} SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
-       RETURNING id, deleted_at, ${holders}`,
+       RETURNING id, deleted_at`,
       [parseId(req)],
     );
     const deleted = rows[0];
     if (deleted === undefined) throw new HttpError(404, `${singular} not found`);
-    res.locals.usersTouched = deleted.users_touched;
+    res.locals.usersTouched = await holdersOf(deleted.id);
     res.json({ id: deleted.id, deleted_at: deleted.deleted_at });
   });
 
