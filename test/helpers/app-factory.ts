@@ -10,7 +10,8 @@ import express, { type Express } from 'express';
 import type Redis from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions, type Logger } from 'express-cache-aside';
-import { connectShared, deleteByPrefix, escapeGlob, randomPrefix } from './shared-redis';
+import { keyLayout } from './key-layout';
+import { connectShared, deleteByPrefix, randomPrefix } from './shared-redis';
 
 /** Where a cache keeps its entries in a test. */
 export type StoreKind = 'redis' | 'memory';
@@ -134,19 +135,18 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
 }
 
 /**
- * Redis keys of the cache's entries (layout `P:{namespace}:e:key` from the
- * core design), optionally of one namespace. Namespaces given here must be
+ * Redis keys of the cache's entries (layout `P:{namespace}:e:key`, see
+ * key-layout.ts), optionally of one namespace. Namespaces given here must be
  * plain (letters, digits, '-', '_'), whose encoding is the name itself.
  */
 export async function entryKeys(handle: CacheHandle, namespace?: string): Promise<string[]> {
   if (!handle.redis) throw new Error('entryKeys needs a Redis-backed cache');
-  const ns = namespace === undefined ? '*' : escapeGlob(`{${namespace}}`);
-  return scanKeys(handle.redis, `${escapeGlob(handle.prefix)}:${ns}:e:*`);
+  return scanKeys(handle.redis, keyLayout(handle.prefix).entryPattern(namespace));
 }
 
 /**
  * How many of the cache's entries are live: stored under their namespace's
- * current generation (the core design stores an entry as the generation
+ * current generation (the package stores an entry as the generation
  * token followed by the envelope). Entries of an earlier generation keep
  * their key until they expire, so counting keys alone would not show that a
  * fill after a clear has landed.
@@ -156,11 +156,11 @@ export async function liveEntryCount(handle: CacheHandle, namespace?: string): P
   if (!redis) throw new Error('liveEntryCount needs a Redis-backed cache');
   const keys = await entryKeys(handle, namespace);
   if (keys.length === 0) return 0;
+  const layout = keyLayout(handle.prefix);
   const pipeline = redis.pipeline();
   for (const key of keys) {
-    const end = key.indexOf('}:e:', handle.prefix.length);
     pipeline.getBuffer(key);
-    pipeline.getBuffer(`${key.slice(0, end + 1)}:g`);
+    pipeline.getBuffer(layout.parse(key)!.generationKey);
   }
   const replies = (await pipeline.exec()) ?? [];
   let live = 0;

@@ -19,6 +19,7 @@ import request from 'supertest';
 import { createCache, type Cache, type CacheOptions } from 'express-cache-aside';
 import { RedisStore } from '../../src/stores/redis-store';
 import { binaryParser, captureLogger, sleep, useFactory, waitFor } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
 import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
 import { runStoreContract } from './store-contract';
@@ -312,7 +313,7 @@ describe('Redis Cluster (3 masters)', function () {
       await a.http().get('/moving').expect(200);
       await eventuallyHit(a, '/moving');
 
-      const slot = keySlot(`${a.prefix}:{migrating}:g`);
+      const slot = keySlot(keyLayout(a.prefix).generation('migrating'));
       const admins = cluster.nodes.map((node) => ({ port: node.port, redis: node.client() as Redis }));
       const ids = new Map<number, string>();
       for (const { port, redis } of admins) ids.set(port, String(await redis.cluster('MYID')));

@@ -10,10 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { once } from 'node:events';
 import { expect } from 'chai';
 import express, { type Express, type RequestHandler } from 'express';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import request from 'supertest';
 import {
   binaryParser,
@@ -28,7 +27,9 @@ import {
   type AppHandle,
   type TestFactory,
 } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { keyLayout } from '../helpers/key-layout';
+import { readyClient } from '../helpers/redis-server';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 import { escapeGlob } from '../helpers/shared-redis';
 import { MAX_PENDING_STORE_CALLS } from '../../src/engine';
@@ -125,25 +126,10 @@ async function timedPut(pair: Pair, ns: string): Promise<void> {
   expect(Date.now() - start, `PUT /ns/${ns} took`).to.be.below(TIMEOUT_MS + BOUND_MS);
 }
 
-/** A ready ioredis client with the harness's fail-fast options. */
-async function readyClient(port: number): Promise<Redis> {
-  const redis = new Redis({ ...faultTestClientDefaults, port });
-  redis.on('error', () => undefined);
-  if (redis.status !== 'ready') await once(redis, 'ready');
-  return redis;
-}
-
 describe('faults: Redis killed and restarted empty', function () {
   this.timeout(30_000);
   const f = useFactory('faults-kill');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useRedisProcess();
 
   it('keeps the bound, answers byte-identical to the app without a cache, and no entry from before a clear comes back', async function () {
     const pair = await pairOn(f, await readyClient(server.port), 20_000);
@@ -173,16 +159,14 @@ describe('faults: Redis killed and restarted empty', function () {
 describe('faults: Redis slowed by a TCP proxy adding 300 ms per reply', function () {
   this.timeout(30_000);
   const f = useFactory('faults-slow');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let proxy: SlowProxy;
 
   before(async function () {
-    server = await startRedis();
     proxy = await startSlowProxy(server.port, 0);
   });
   after(async function () {
     await proxy?.stop();
-    await server?.stop();
   });
 
   it('keeps the bound, answers byte-identical, and an entry from before a clear never comes back once Redis is fast again', async function () {
@@ -210,15 +194,11 @@ describe('faults: Redis slowed by a TCP proxy adding 300 ms per reply', function
 describe('faults: Redis under maxmemory with allkeys-lru', function () {
   this.timeout(30_000);
   const f = useFactory('faults-lru');
-  let server: RedisProcess;
+  const server = useRedisProcess({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '10'] });
   let admin: Redis;
 
-  before(async function () {
-    server = await startRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '10'] });
+  before(function () {
     admin = server.client();
-  });
-  after(async function () {
-    await server?.stop();
   });
 
   it('evicting entries and generation keys: bounded, byte-identical, never an entry from before a clear', async function () {
@@ -234,7 +214,7 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
     }
     const stats = await admin.info('stats');
     expect(Number(/evicted_keys:(\d+)/.exec(stats)?.[1]), 'Redis evicted keys').to.be.above(0);
-    const generationKeys = cold.map((ns) => `${pair.h.prefix}:{${ns}}:g`);
+    const generationKeys = cold.map((ns) => keyLayout(pair.h.prefix).generation(ns));
     const present = await admin.exists(...generationKeys);
     expect(present, 'some generation keys of the cold namespaces were evicted').to.be.below(cold.length);
 
@@ -277,7 +257,7 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
       db.version += 1;
       res.json({ version: db.version });
     });
-    const generationKey = `${h.prefix}:{evicted}:g`;
+    const generationKey = keyLayout(h.prefix).generation('evicted');
     // A cold namespace (no generation yet, as after an eviction); the fill reads version 1 and is held.
     const slowFill = h.http().get('/doc');
     const filled = slowFill.then((res) => res);
@@ -297,18 +277,16 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
 describe('faults: circuit breaker measured with INFO commandstats', function () {
   this.timeout(30_000);
   const f = useFactory('faults-breaker');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let proxy: SlowProxy;
   let admin: Redis;
 
   before(async function () {
-    server = await startRedis();
     proxy = await startSlowProxy(server.port, 0);
     admin = server.client();
   });
   after(async function () {
     await proxy?.stop();
-    await server?.stop();
   });
 
   /** How many MGETs (one per lookup) Redis has executed since the last RESETSTAT. */
@@ -471,15 +449,11 @@ describe('faults: unfinished responses are never stored nor shared', function ()
 describe('faults: every key the package writes expires', function () {
   this.timeout(30_000);
   const f = useFactory('faults-ttl');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let admin: Redis;
 
-  before(async function () {
-    server = await startRedis();
+  before(function () {
     admin = server.client();
-  });
-  after(async function () {
-    await server?.stop();
   });
 
   it('entries PX fresh+stale, locks PX, generations about 24 h and never shorter than their entries; no key without a TTL', async function () {
@@ -542,29 +516,33 @@ describe('faults: every key the package writes expires', function () {
     const all = await pttl();
     expect(all.size).to.be.above(0);
     const day = 24 * 60 * 60 * 1000;
+    const layout = keyLayout(h.prefix);
+    const entriesOf = (namespace: string): Array<[string, number]> =>
+      [...all].filter(([key]) => layout.parse(key)?.part === 'e' && layout.parse(key)?.namespace === namespace);
     for (const [key, ttl] of all) {
       expect(key.startsWith(`${h.prefix}:`), `${key} is under the cache's prefix`).to.equal(true);
       expect(ttl, `${key} has a TTL`).to.be.above(0);
-      if (key.endsWith(':g')) {
+      const part = layout.parse(key)?.part;
+      if (part === 'g') {
         expect(ttl, `${key} (generation)`).to.be.at.most(2 * day + 1000).and.at.least(day - 60_000);
-      } else if (key.includes(':e:')) {
+      } else if (part === 'e') {
         expect(ttl, `${key} (entry)`).to.be.at.most(2 * day);
-      } else if (key.includes(':l:') || key.includes(':r:')) {
+      } else if (part === 'l' || part === 'r') {
         expect(ttl, `${key} (lock)`).to.be.at.most(Math.max(lockTtlMs, refreshBackoffMs));
       } else {
         expect.fail(`${key} is not a documented key kind`);
       }
     }
     // Entries of the short route live fresh + stale (6 s) at most.
-    const pagesEntries = [...all].filter(([key]) => key.startsWith(`${h.prefix}:{pages}:e:`));
+    const pagesEntries = entriesOf('pages');
     expect(pagesEntries.length).to.be.at.least(1);
     for (const [key, ttl] of pagesEntries) expect(ttl, key).to.be.at.most(10_000);
-    expect(all.get(`${h.prefix}:{never-written}:g`), 'a clear of an unwritten namespace writes a generation with a TTL').to.be.above(0);
+    expect(all.get(layout.generation('never-written')), 'a clear of an unwritten namespace writes a generation with a TTL').to.be.above(0);
     // The generation outlives every entry written under it.
-    const longEntry = [...all].find(([key]) => key.startsWith(`${h.prefix}:{long-lived}:e:`));
+    const [longEntry] = entriesOf('long-lived');
     expect(longEntry, 'the 2-day entry').to.not.equal(undefined);
     // Read a moment apart, so allow a second of difference.
-    expect(all.get(`${h.prefix}:{long-lived}:g`)).to.be.at.least(longEntry![1] - 1000);
+    expect(all.get(layout.generation('long-lived'))).to.be.at.least(longEntry![1] - 1000);
     const refreshLocks = [...all.keys()].filter((key) => key.includes(':r:'));
     expect(refreshLocks, 'the failed refresh holds its lock (with a TTL)').to.have.length.at.least(1);
     expect(await entryKeys({ ...h, redis: admin })).to.have.length.at.least(3);
@@ -573,14 +551,7 @@ describe('faults: every key the package writes expires', function () {
 });
 
 describe('faults: a hung store cannot queue commands without end, even with the breaker off', function () {
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useRedisProcess();
 
   it('refuses store calls past MAX_PENDING_STORE_CALLS at once while the server is paused', async function () {
     // Default ioredis options: retries and the offline queue would keep every command.

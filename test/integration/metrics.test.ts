@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { Registry, register as globalRegistry } from 'prom-client';
 import { createCache } from 'express-cache-aside';
 import { captureLogger, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
-import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
 import { parseExposition, type Sample } from '../helpers/prometheus';
 
 const run = promisify(execFile);
@@ -45,19 +45,7 @@ const TIMEOUT_MS = 300;
 describe('metrics (prom-client)', function () {
   this.timeout(20_000);
   const f = useFactory('metrics');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-
-  after(async function () {
-    await server.stop();
-  });
-
-  afterEach(function () {
-    if (server.paused) server.resume();
-  });
+  const server = useRedisProcess();
 
   /** An app on the paused-able server with metrics in a fresh registry, its store failures recorded instead of printed. */
   async function metricsApp(options: { prefix?: string } = {}): Promise<{ h: AppHandle; registry: Registry; calls: Map<string, number> }> {
