@@ -7,7 +7,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions, type Logger } from 'express-cache-aside';
 import { keyLayout } from './key-layout';
@@ -120,6 +120,13 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** Subscribers of a pub/sub channel, over every node when given a Cluster (each node counts only its own clients). */
+export async function subscriberCount(redis: Redis | Cluster, channel: string): Promise<number> {
+  const nodes = 'nodes' in redis && typeof redis.nodes === 'function' ? (redis as Cluster).nodes('all') : [redis as Redis];
+  const counts = await Promise.all(nodes.map(async (node) => Number(((await node.pubsub('NUMSUB', channel)) as [string, number])[1])));
+  return counts.reduce((sum, n) => sum + n, 0);
 }
 
 /** All keys under a pattern, by SCAN (only ever used on a test's own random prefix). */
