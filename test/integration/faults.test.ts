@@ -303,15 +303,18 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
   }
 
   it('after 5 failures stops trying Redis (no timeout paid per request), then lets exactly one probe through per cooldown', async function () {
-    const timeoutMs = 300;
-    const h = await f.setupOn(await readyClient(proxy.port), { timeoutMs, breaker: { failures: 5, cooldownMs: 1000 }, logger: captureLogger().logger });
+    // Wide apart, so that on a loaded machine an open-circuit request (seen at 173 ms) is never taken for one that
+    // paid the timeout, and a burst of 20 requests ends well inside one cooldown.
+    const timeoutMs = 1000;
+    const cooldownMs = 3000;
+    const h = await f.setupOn(await readyClient(proxy.port), { timeoutMs, breaker: { failures: 5, cooldownMs }, logger: captureLogger().logger });
     h.app.get('/doc', h.cache.route({ namespace: 'breaker', key: 'doc' }), (_req, res) => {
       res.json({ doc: 'content' });
     });
     await h.http().get('/doc').expect(200);
     await eventuallyHit(h, '/doc');
     await admin.config('RESETSTAT');
-    proxy.setDelay(2000);
+    proxy.setDelay(5000);
 
     for (let i = 0; i < 5; i += 1) {
       const { cache, ms } = await timed(h);
@@ -329,7 +332,7 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
     await sleep(100);
     expect(await lookups(), 'no lookup reached Redis while the circuit was open').to.equal(5);
 
-    await sleep(1000);
+    await sleep(cooldownMs);
     const halfOpen = await Promise.all(Array.from({ length: 10 }, () => timed(h)));
     expect(halfOpen.filter((r) => r.ms >= timeoutMs - 20), 'exactly one request paid for the probe').to.have.length(1);
     await sleep(100);
@@ -339,7 +342,7 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
     const reopened = await timed(h);
     expect(reopened.ms).to.be.below(timeoutMs / 2);
     expect(await lookups()).to.equal(6);
-    await sleep(1100);
+    await sleep(cooldownMs + 100);
     await Promise.all(Array.from({ length: 5 }, () => timed(h)));
     await sleep(100);
     expect(await lookups(), 'one probe per cooldown').to.equal(7);
