@@ -1,5 +1,5 @@
 // Composes bench/RESULTS.md from the suites' outcomes: machine and versions,
-// the hit table and chart, the issue's targets as measured ratios, and the
+// the hit table and chart, the targets as measured ratios, and the
 // miss, invalidation, memory, stampede, compression and in-process tier
 // staleness sections with how each was measured.
 
@@ -53,7 +53,7 @@ function verdict(met: boolean | null): string {
   return met ? 'met' : '**not met**';
 }
 
-/** The issue's targets, computed from this run only. */
+/** The performance targets, computed from this run only. */
 export function targets(results: RunResults): Target[] {
   const list: Target[] = [];
   const hits = results.hits;
@@ -98,7 +98,7 @@ export function targets(results: RunResults): Target[] {
     });
   }
   if (results.miss) {
-    // The issue's "overhead ≤ 5%" read two ways: throughput under load, and one request's latency.
+    // The target "overhead ≤ 5%" read two ways: throughput under load, and one request's latency.
     const overhead = missOverhead(results.miss);
     list.push({
       goal: `miss path at ${results.config.connections} connections: ours ≥ 0.95 × uncached req/s (overhead ≤ 5%)`,
@@ -139,7 +139,7 @@ function targetsTable(results: RunResults): string {
   return markdownTable(['target', 'measured (ratio of medians)', 'per-round range', 'verdict', 'notes'], rows, ['l', 'r', 'r', 'l', 'l']);
 }
 
-/** The issue's earlier measurements (made without us) next to this run's. */
+/** Ratios of an earlier run of the peers (made before this package existed; the numbers below) next to this run's. */
 function earlierTable(hits: HitOutcome[]): string {
   const floor = summarizeHit(hits.find((outcome) => outcome.variant.name === 'redis-floor')).median;
   const bare = summarizeHit(hits.find((outcome) => outcome.variant.name === 'bare')).median;
@@ -153,7 +153,7 @@ function earlierTable(hits: HitOutcome[]): string {
     const outcome = hits.find((candidate) => candidate.variant.name === name);
     return [outcome?.variant.label ?? name, unit, formatRatio(before), formatRatio(summarizeHit(outcome).median / base)];
   });
-  return markdownTable(['variant', 'ratio', 'issue (earlier run)', 'this run'], rows, ['l', 'l', 'r', 'r']);
+  return markdownTable(['variant', 'ratio', 'earlier run', 'this run'], rows, ['l', 'l', 'r', 'r']);
 }
 
 /** Says which suites this run left out (BENCH_ONLY): their sections are missing, not empty. */
@@ -221,8 +221,8 @@ export function resultsMarkdown(results: RunResults): string {
   }
 
   const targetList = targets(results);
-  if (targetList.length) push('## Targets (issue 6), as measured in this run', '', targetsTable(results), '');
-  if (results.hits) push('### Peers against the issue\'s earlier measurement', '', earlierTable(results.hits), '');
+  if (targetList.length) push('## Targets, as measured in this run', '', targetsTable(results), '');
+  if (results.hits) push('### Peers against an earlier measurement', '', earlierTable(results.hits), '');
 
   if (results.miss) {
     push(
@@ -274,7 +274,7 @@ export function resultsMarkdown(results: RunResults): string {
 
   if (results.stampede) {
     push(
-      '## Hot entry expiring under load (issue 4)',
+      '## Hot entry expiring under load',
       '',
       `One entry (ttl 2 s) requested by ${config.stampedeConnections} concurrent connections for ${config.stampedeSeconds} s over a 20 ms handler, ours on Redis. ` +
         'The server records when its handler runs; calls less than 250 ms apart form one burst, i.e. one expiry. ' +
@@ -287,7 +287,7 @@ export function resultsMarkdown(results: RunResults): string {
 
   if (results.compression) {
     push(
-      '## Compression once against compression() per hit (issue 6)',
+      '## Compression once against compression() per hit',
       '',
       `Each variant is its own server process serving GET /large/:id through ours on Redis (namespace \`items\`, ttl 1 h), all 100 entries warm; ` +
         `the handler sends a ${LARGE_BODY_BYTES.toLocaleString('en-US')}-byte JSON product page per id (related products with varied values and text; gzip takes it to about a quarter). ` +
@@ -310,7 +310,7 @@ export function resultsMarkdown(results: RunResults): string {
 
   if (results.l1Staleness) {
     const staleness = results.l1Staleness;
-    push('## The in-process tier\'s staleness window under load (issue 6)', '');
+    push('## The in-process tier\'s staleness window under load', '');
     if (staleness.unavailable) push(`Not available: ${staleness.unavailable}`, '');
     else {
       const verdict = sameInstanceNeverStale(staleness);

@@ -1,7 +1,9 @@
 // The workload every variant serves: 100 item ids, each with its own JSON body
 // of exactly ITEM_BODY_BYTES bytes, deterministic so the parent can check replays.
 
-/** Size of every item body in bytes (the issue's "~2 KB JSON"). */
+import type { Response } from 'express';
+
+/** Size of every item body in bytes (a typical ~2 KB JSON answer). */
 export const ITEM_BODY_BYTES = 2048;
 
 /** The 100 distinct ids the load generator cycles through. */
@@ -39,4 +41,15 @@ export function itemJson(id: string): string {
 /** The path the load generator requests for one id. */
 export function itemPath(id: string): string {
   return `/item/${id}`;
+}
+
+/** Sends a precomputed item body with res.end (the least Express can do), or 404 when there is none. */
+export function sendItemBody(res: Response, body: Buffer | null | undefined): void {
+  if (!body) {
+    res.status(404).end();
+    return;
+  }
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
 }

@@ -6,17 +6,14 @@
 
 import compression from 'compression';
 import express, { type Request, type Response } from 'express';
-import Redis from 'ioredis';
-import { createCache } from 'express-cache-aside';
-import { countCommands } from '../lib/command-counter';
 import { largeItemJson } from '../lib/large-body';
+import { oursOnRedis } from '../lib/ours';
 import { runServer } from '../lib/server-main';
 
-runServer(({ prefix, redisUrl }) => {
+runServer((context) => {
   const mode = process.env.COMPRESSION_MODE ?? '';
   if (!['once', 'middleware', 'none'].includes(mode)) throw new Error(`COMPRESSION_MODE must be once, middleware or none, got ${JSON.stringify(mode)}`);
-  const redis = new Redis(redisUrl);
-  const cache = createCache({ redis, prefix, ...(mode === 'once' ? { compress: true } : {}) });
+  const ours = oursOnRedis(context, mode === 'once' ? { compress: true } : {});
 
   // Counted here (not in lib/origin): the parent reads it from stats().extra to tell hits from misses.
   let originCalls = 0;
@@ -28,14 +25,6 @@ runServer(({ prefix, redisUrl }) => {
   const app = express();
   // As the README says to mount it: before the cache, so the cache stores what the handler wrote.
   if (mode === 'middleware') app.use(compression());
-  app.get('/large/:id', cache.route({ namespace: 'items', key: (req) => String(req.params.id), ttl: '1h' }), handler);
-  return {
-    app,
-    stats: () => ({ ...cache.stats(), originCalls }),
-    commandCounter: countCommands(redis, 'sendCommand'),
-    close: async () => {
-      await cache.close();
-      await redis.quit();
-    },
-  };
+  app.get('/large/:id', ours.cache.route({ namespace: 'items', key: (req) => String(req.params.id), ttl: '1h' }), handler);
+  return ours.serve(app, () => ({ originCalls }));
 });

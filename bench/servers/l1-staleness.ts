@@ -9,9 +9,7 @@
 // line), so the parent can place that moment against the PUT's response.
 
 import express from 'express';
-import Redis from 'ioredis';
-import { createCache } from 'express-cache-aside';
-import { countCommands } from '../lib/command-counter';
+import { oursOnRedis } from '../lib/ours';
 import { runServer } from '../lib/server-main';
 
 /** When this process's tier dropped namespaces on a message (ms since the epoch, sub-millisecond). */
@@ -31,13 +29,12 @@ const logger = {
   error: (fields: unknown, message?: string) => console.error(message, fields),
 };
 
-runServer(({ prefix, redisUrl }) => {
+runServer((context) => {
   const role = process.env.L1_ROLE;
   if (role !== 'a' && role !== 'b') throw new Error(`L1_ROLE must be a or b, got ${JSON.stringify(role)}`);
-  const redis = new Redis(redisUrl);
   // A longer tier ttl than the hits suite's: a lost message would then show as a window of seconds, not hide behind a quick expiry.
-  const cache = createCache({ redis, prefix, logger, l1: { max: 1000, ttl: '30s' } });
-  const versionKey = `${prefix}:version`;
+  const { redis, cache, serve } = oursOnRedis(context, { logger, l1: { max: 1000, ttl: '30s' } });
+  const versionKey = `${context.prefix}:version`;
 
   let originCalls = 0;
   const app = express();
@@ -53,13 +50,5 @@ runServer(({ prefix, redisUrl }) => {
       redis.incr(versionKey).then((version) => res.json({ version }), next);
     });
   }
-  return {
-    app,
-    stats: () => ({ ...cache.stats(), originCalls, dropTimesMs: [...dropTimesMs] }),
-    commandCounter: countCommands(redis, 'sendCommand'),
-    close: async () => {
-      await cache.close();
-      await redis.quit();
-    },
-  };
+  return serve(app, () => ({ originCalls, dropTimesMs: [...dropTimesMs] }));
 });

@@ -4,7 +4,7 @@
 
 import express from 'express';
 import Redis from 'ioredis';
-import { ITEM_IDS, itemJson } from '../lib/body';
+import { ITEM_IDS, itemJson, sendItemBody } from '../lib/body';
 import { countCommands } from '../lib/command-counter';
 import { runServer } from '../lib/server-main';
 
@@ -17,15 +17,7 @@ runServer(async ({ prefix, redisUrl }) => {
 
   const app = express();
   app.get('/item/:id', (req, res, next) => {
-    redis.getBuffer(keyOf(String(req.params.id))).then((body) => {
-      if (!body) {
-        res.status(404).end();
-        return;
-      }
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', body.length);
-      res.end(body);
-    }, next);
+    redis.getBuffer(keyOf(String(req.params.id))).then((body) => sendItemBody(res, body), next);
   });
   return {
     app,

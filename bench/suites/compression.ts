@@ -1,4 +1,4 @@
-// Suite "compression" (issue 6): compression once against compression() per
+// Suite "compression": compression once against compression() per
 // hit. Every variant serves GET /large/:id (100 ids, ~20 KB JSON each) from
 // ours on Redis, all entries warm, in interleaved rounds; measured: req/s,
 // latency, server CPU per hit, what goes over the wire, and what one entry
@@ -18,7 +18,7 @@ import { memoryUsage, scanKeys } from '../lib/redis-keys';
 import { formatBytes, formatMs, formatRate, formatRatio, markdownTable } from '../lib/report';
 import { median, summarize } from '../lib/stats';
 
-/** What browsers send: the header the issue's clients carry. */
+/** What browsers send. */
 export const BROWSER_ACCEPT_ENCODING = 'gzip, deflate, br';
 
 /** One compression variant: a server mode and what its clients accept. */

@@ -8,7 +8,7 @@ import { formatMs, markdownTable } from '../lib/report';
 import { median, percentile, summarize } from '../lib/stats';
 import type { InvalidationSize } from '../tasks/invalidation';
 
-/** The namespace sizes the issue asks for. */
+/** The namespace sizes measured. */
 export const INVALIDATION_SIZES = [10, 1_000, 100_000] as const;
 
 /** The timings per size, or why there are none. */

@@ -1,4 +1,4 @@
-// Suite "l1-staleness" (issue 6): how long another instance keeps serving an
+// Suite "l1-staleness": how long another instance keeps serving an
 // entry from its in-process tier after a mutation cleared the namespace. Two
 // server processes share a prefix, each with `l1`; autocannon loads instance
 // B while the parent mutates through instance A (PUT behind cache.invalidate)

@@ -1,4 +1,4 @@
-// Suite "stampede" (issue 4's scenario): one hot entry with ttl 2 s expiring
+// Suite "stampede": one hot entry with ttl 2 s expiring
 // under 200 concurrent clients, over a 20 ms handler. Counts handler calls
 // per expiry and the latency tail across expiries, with staleTtl 5 s and
 // without it.

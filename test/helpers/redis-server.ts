@@ -6,6 +6,7 @@
  * when the test process exits, even if a test forgot to call stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import Redis, { type RedisOptions } from 'ioredis';
@@ -62,6 +63,19 @@ export const faultTestClientDefaults: RedisOptions = {
   maxRetriesPerRequest: 1,
   retryStrategy: (times: number) => Math.min(times * 50, 500),
 };
+
+/**
+ * A client to 127.0.0.1:port (a server or a proxy in front of one) with the
+ * fault-test defaults plus `options`, resolved once ready. Not tracked: the
+ * caller, or the TestFactory that adopts it, quits it.
+ */
+export async function readyClient(port: number, options: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis({ ...faultTestClientDefaults, port, ...options });
+  // Fault tests provoke connection errors on purpose; they are not failures.
+  redis.on('error', () => undefined);
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  return redis;
+}
 
 const READY_TIMEOUT_MS = 15000;
 const LOG_TAIL_CHARS = 8192;

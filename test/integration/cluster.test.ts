@@ -18,7 +18,8 @@ import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions } from 'express-cache-aside';
 import { RedisStore } from '../../src/stores/redis-store';
-import { binaryParser, captureLogger, sleep, useFactory, waitFor } from '../helpers/app-factory';
+import { binaryParser, captureLogger, sleep, subscriberCount, useFactory, waitFor } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
 import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
 import { runStoreContract } from '../helpers/store-contract';
@@ -283,8 +284,8 @@ describe('Redis Cluster (3 masters)', function () {
           res.json({ version });
         });
       }
-      // Let both subscriptions come up before anything is cached.
-      await sleep(300);
+      // Both subscriptions must be up before anything is cached.
+      await waitFor('both tiers to subscribe', async () => (await subscriberCount(one.client, `${prefix}:invalidations`)) >= 2, 5000);
       await one.http().get('/l1').expect(200);
       await eventuallyHit(two, '/l1');
       await eventuallyHit(two, '/l1');
@@ -310,7 +311,7 @@ describe('Redis Cluster (3 masters)', function () {
       await a.http().get('/moving').expect(200);
       await eventuallyHit(a, '/moving');
 
-      const slot = keySlot(`${a.prefix}:{migrating}:g`);
+      const slot = keySlot(keyLayout(a.prefix).generation('migrating'));
       const admins = cluster.nodes.map((node) => ({ port: node.port, redis: node.client() as Redis }));
       const ids = new Map<number, string>();
       for (const { port, redis } of admins) ids.set(port, String(await redis.cluster('MYID')));

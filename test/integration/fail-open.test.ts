@@ -12,7 +12,8 @@ import { expect } from 'chai';
 import Redis, { type RedisOptions } from 'ioredis';
 import request from 'supertest';
 import { captureLogger, eventuallyHit, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
-import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { type RedisProcess } from '../helpers/redis-server';
 
 const TIMEOUT_MS = 100;
 /** What "answered promptly" means on a shared 2-core machine: timeoutMs plus a generous margin. */
@@ -67,21 +68,8 @@ for (const setup of clientSetups) {
   describe(`fail open (${setup.name})`, function () {
     this.timeout(30_000);
     const f = useFactory('fail-open');
-    let server: RedisProcess;
-
-    before(async function () {
-      server = await startRedis();
-    });
-
-    after(async function () {
-      await server.stop();
-    });
-
-    afterEach(async function () {
-      // Leave the server running and answering for the next test, whatever this one did.
-      if (server.paused) server.resume();
-      if (!server.alive) await server.restart();
-    });
+    // Left running and answering for the next test, whatever this one did.
+    const server = useRedisProcess();
 
     async function newApp(): Promise<{ h: AppHandle; state: { calls: number; title: string } }> {
       // Store failures are expected here: record the logs instead of printing them.

@@ -9,11 +9,12 @@
  * refusing SET to the cache's user (ACL), so the old entry stays readable
  * in Redis and only the retry can retire it.
  */
-import { once } from 'node:events';
 import { expect } from 'chai';
-import Redis, { type RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
 import { eventuallyHit, sleep, useFactory, waitFor, type AppHandle } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { keyLayout } from '../helpers/key-layout';
+import { readyClient } from '../helpers/redis-server';
 
 const TIMEOUT_MS = 100;
 /** "In time" on a shared 2-core machine: timeoutMs plus a generous margin. */
@@ -55,38 +56,21 @@ async function fill(h: AppHandle, path: string): Promise<void> {
   await eventuallyHit(h, path, 5000);
 }
 
-/** Connects an ioredis client (the harness's fail-fast defaults plus `options`) and waits until it is ready. */
-async function connect(server: RedisProcess, options: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis({ ...faultTestClientDefaults, port: server.port, ...options });
-  redis.on('error', () => undefined);
-  if (redis.status !== 'ready') await once(redis, 'ready');
-  return redis;
-}
-
 describe('a failed clear is not forgotten', function () {
   this.timeout(30_000);
   const f = useFactory('failed-clear');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let admin: Redis;
 
-  before(async function () {
-    server = await startRedis();
+  before(function () {
     admin = server.client();
   });
 
-  after(async function () {
-    await server?.stop();
-  });
-
-  afterEach(function () {
-    if (server.paused) server.resume();
-  });
-
-  const generationKey = (h: AppHandle, namespace: string): string => `${h.prefix}:{${namespace}}:g`;
+  const generationKey = (h: AppHandle, namespace: string): string => keyLayout(h.prefix).generation(namespace);
 
   it('Redis paused during a mutation: the response goes out in time, the failure is counted and logged, the clear is retried, and once Redis is back the next read is fresh', async function () {
     const log = capturingLogger();
-    const h = await f.setupOn(await connect(server), { timeoutMs: TIMEOUT_MS, logger: log.logger });
+    const h = await f.setupOn(await readyClient(server.port), { timeoutMs: TIMEOUT_MS, logger: log.logger });
     mountShop(h);
     await fill(h, '/item');
     const generationBefore = await admin.get(generationKey(h, 'items'));
@@ -122,7 +106,7 @@ describe('a failed clear is not forgotten', function () {
   it('Redis refusing the clear (SET denied by ACL) while reads work: the old entry is never served, other namespaces stay cached, and the retried clear lands once SET is allowed', async function () {
     await admin.call('ACL', 'SETUSER', 'app', 'reset', 'on', '>app-password', '~*', '&*', '+@all');
     const log = capturingLogger();
-    const client = await connect(server, { username: 'app', password: 'app-password' });
+    const client = await readyClient(server.port, { username: 'app', password: 'app-password' });
     // breaker off: the refused SETs must not stop the reads this test watches.
     const h = await f.setupOn(client, { timeoutMs: TIMEOUT_MS, logger: log.logger, breaker: false });
     mountShop(h);

@@ -10,10 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { once } from 'node:events';
 import { expect } from 'chai';
 import express, { type Express, type RequestHandler } from 'express';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import request from 'supertest';
 import {
   binaryParser,
@@ -28,7 +27,9 @@ import {
   type AppHandle,
   type TestFactory,
 } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { keyLayout } from '../helpers/key-layout';
+import { readyClient } from '../helpers/redis-server';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 import { escapeGlob } from '../helpers/shared-redis';
 import { MAX_PENDING_STORE_CALLS } from '../../src/store-gate';
@@ -125,25 +126,10 @@ async function timedPut(pair: Pair, ns: string): Promise<void> {
   expect(Date.now() - start, `PUT /ns/${ns} took`).to.be.below(TIMEOUT_MS + BOUND_MS);
 }
 
-/** A ready ioredis client with the harness's fail-fast options. */
-async function readyClient(port: number): Promise<Redis> {
-  const redis = new Redis({ ...faultTestClientDefaults, port });
-  redis.on('error', () => undefined);
-  if (redis.status !== 'ready') await once(redis, 'ready');
-  return redis;
-}
-
 describe('faults: Redis killed and restarted empty', function () {
   this.timeout(30_000);
   const f = useFactory('faults-kill');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useRedisProcess();
 
   it('keeps the bound, answers byte-identical to the app without a cache, and no entry from before a clear comes back', async function () {
     const pair = await pairOn(f, await readyClient(server.port), 20_000);
@@ -173,16 +159,14 @@ describe('faults: Redis killed and restarted empty', function () {
 describe('faults: Redis slowed by a TCP proxy adding 300 ms per reply', function () {
   this.timeout(30_000);
   const f = useFactory('faults-slow');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let proxy: SlowProxy;
 
   before(async function () {
-    server = await startRedis();
     proxy = await startSlowProxy(server.port, 0);
   });
   after(async function () {
     await proxy?.stop();
-    await server?.stop();
   });
 
   it('keeps the bound, answers byte-identical, and an entry from before a clear never comes back once Redis is fast again', async function () {
@@ -210,15 +194,11 @@ describe('faults: Redis slowed by a TCP proxy adding 300 ms per reply', function
 describe('faults: Redis under maxmemory with allkeys-lru', function () {
   this.timeout(30_000);
   const f = useFactory('faults-lru');
-  let server: RedisProcess;
+  const server = useRedisProcess({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '10'] });
   let admin: Redis;
 
-  before(async function () {
-    server = await startRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '10'] });
+  before(function () {
     admin = server.client();
-  });
-  after(async function () {
-    await server?.stop();
   });
 
   it('evicting entries and generation keys: bounded, byte-identical, never an entry from before a clear', async function () {
@@ -234,7 +214,7 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
     }
     const stats = await admin.info('stats');
     expect(Number(/evicted_keys:(\d+)/.exec(stats)?.[1]), 'Redis evicted keys').to.be.above(0);
-    const generationKeys = cold.map((ns) => `${pair.h.prefix}:{${ns}}:g`);
+    const generationKeys = cold.map((ns) => keyLayout(pair.h.prefix).generation(ns));
     const present = await admin.exists(...generationKeys);
     expect(present, 'some generation keys of the cold namespaces were evicted').to.be.below(cold.length);
 
@@ -277,7 +257,7 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
       db.version += 1;
       res.json({ version: db.version });
     });
-    const generationKey = `${h.prefix}:{evicted}:g`;
+    const generationKey = keyLayout(h.prefix).generation('evicted');
     // A cold namespace (no generation yet, as after an eviction); the fill reads version 1 and is held.
     const slowFill = h.http().get('/doc');
     const filled = slowFill.then((res) => res);
@@ -297,18 +277,16 @@ describe('faults: Redis under maxmemory with allkeys-lru', function () {
 describe('faults: circuit breaker measured with INFO commandstats', function () {
   this.timeout(30_000);
   const f = useFactory('faults-breaker');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let proxy: SlowProxy;
   let admin: Redis;
 
   before(async function () {
-    server = await startRedis();
     proxy = await startSlowProxy(server.port, 0);
     admin = server.client();
   });
   after(async function () {
     await proxy?.stop();
-    await server?.stop();
   });
 
   /** How many MGETs (one per lookup) Redis has executed since the last RESETSTAT. */
@@ -325,15 +303,18 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
   }
 
   it('after 5 failures stops trying Redis (no timeout paid per request), then lets exactly one probe through per cooldown', async function () {
-    const timeoutMs = 300;
-    const h = await f.setupOn(await readyClient(proxy.port), { timeoutMs, breaker: { failures: 5, cooldownMs: 1000 }, logger: captureLogger().logger });
+    // Wide apart, so that on a loaded machine an open-circuit request (seen at 173 ms) is never taken for one that
+    // paid the timeout, and a burst of 20 requests ends well inside one cooldown.
+    const timeoutMs = 1000;
+    const cooldownMs = 3000;
+    const h = await f.setupOn(await readyClient(proxy.port), { timeoutMs, breaker: { failures: 5, cooldownMs }, logger: captureLogger().logger });
     h.app.get('/doc', h.cache.route({ namespace: 'breaker', key: 'doc' }), (_req, res) => {
       res.json({ doc: 'content' });
     });
     await h.http().get('/doc').expect(200);
     await eventuallyHit(h, '/doc');
     await admin.config('RESETSTAT');
-    proxy.setDelay(2000);
+    proxy.setDelay(5000);
 
     for (let i = 0; i < 5; i += 1) {
       const { cache, ms } = await timed(h);
@@ -351,7 +332,7 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
     await sleep(100);
     expect(await lookups(), 'no lookup reached Redis while the circuit was open').to.equal(5);
 
-    await sleep(1000);
+    await sleep(cooldownMs);
     const halfOpen = await Promise.all(Array.from({ length: 10 }, () => timed(h)));
     expect(halfOpen.filter((r) => r.ms >= timeoutMs - 20), 'exactly one request paid for the probe').to.have.length(1);
     await sleep(100);
@@ -361,7 +342,7 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
     const reopened = await timed(h);
     expect(reopened.ms).to.be.below(timeoutMs / 2);
     expect(await lookups()).to.equal(6);
-    await sleep(1100);
+    await sleep(cooldownMs + 100);
     await Promise.all(Array.from({ length: 5 }, () => timed(h)));
     await sleep(100);
     expect(await lookups(), 'one probe per cooldown').to.equal(7);
@@ -471,15 +452,11 @@ describe('faults: unfinished responses are never stored nor shared', function ()
 describe('faults: every key the package writes expires', function () {
   this.timeout(30_000);
   const f = useFactory('faults-ttl');
-  let server: RedisProcess;
+  const server = useRedisProcess();
   let admin: Redis;
 
-  before(async function () {
-    server = await startRedis();
+  before(function () {
     admin = server.client();
-  });
-  after(async function () {
-    await server?.stop();
   });
 
   it('entries PX fresh+stale, locks PX, generations about 24 h and never shorter than their entries; no key without a TTL', async function () {
@@ -542,29 +519,33 @@ describe('faults: every key the package writes expires', function () {
     const all = await pttl();
     expect(all.size).to.be.above(0);
     const day = 24 * 60 * 60 * 1000;
+    const layout = keyLayout(h.prefix);
+    const entriesOf = (namespace: string): Array<[string, number]> =>
+      [...all].filter(([key]) => layout.parse(key)?.part === 'e' && layout.parse(key)?.namespace === namespace);
     for (const [key, ttl] of all) {
       expect(key.startsWith(`${h.prefix}:`), `${key} is under the cache's prefix`).to.equal(true);
       expect(ttl, `${key} has a TTL`).to.be.above(0);
-      if (key.endsWith(':g')) {
+      const part = layout.parse(key)?.part;
+      if (part === 'g') {
         expect(ttl, `${key} (generation)`).to.be.at.most(2 * day + 1000).and.at.least(day - 60_000);
-      } else if (key.includes(':e:')) {
+      } else if (part === 'e') {
         expect(ttl, `${key} (entry)`).to.be.at.most(2 * day);
-      } else if (key.includes(':l:') || key.includes(':r:')) {
+      } else if (part === 'l' || part === 'r') {
         expect(ttl, `${key} (lock)`).to.be.at.most(Math.max(lockTtlMs, refreshBackoffMs));
       } else {
         expect.fail(`${key} is not a documented key kind`);
       }
     }
     // Entries of the short route live fresh + stale (6 s) at most.
-    const pagesEntries = [...all].filter(([key]) => key.startsWith(`${h.prefix}:{pages}:e:`));
+    const pagesEntries = entriesOf('pages');
     expect(pagesEntries.length).to.be.at.least(1);
     for (const [key, ttl] of pagesEntries) expect(ttl, key).to.be.at.most(10_000);
-    expect(all.get(`${h.prefix}:{never-written}:g`), 'a clear of an unwritten namespace writes a generation with a TTL').to.be.above(0);
+    expect(all.get(layout.generation('never-written')), 'a clear of an unwritten namespace writes a generation with a TTL').to.be.above(0);
     // The generation outlives every entry written under it.
-    const longEntry = [...all].find(([key]) => key.startsWith(`${h.prefix}:{long-lived}:e:`));
+    const [longEntry] = entriesOf('long-lived');
     expect(longEntry, 'the 2-day entry').to.not.equal(undefined);
     // Read a moment apart, so allow a second of difference.
-    expect(all.get(`${h.prefix}:{long-lived}:g`)).to.be.at.least(longEntry![1] - 1000);
+    expect(all.get(layout.generation('long-lived'))).to.be.at.least(longEntry![1] - 1000);
     const refreshLocks = [...all.keys()].filter((key) => key.includes(':r:'));
     expect(refreshLocks, 'the failed refresh holds its lock (with a TTL)').to.have.length.at.least(1);
     expect(await entryKeys({ ...h, redis: admin })).to.have.length.at.least(3);
@@ -573,14 +554,7 @@ describe('faults: every key the package writes expires', function () {
 });
 
 describe('faults: a hung store cannot queue commands without end, even with the breaker off', function () {
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-  after(async function () {
-    await server?.stop();
-  });
+  const server = useRedisProcess();
 
   it('refuses store calls past MAX_PENDING_STORE_CALLS at once while the server is paused', async function () {
     // Default ioredis options: retries and the offline queue would keep every command.

@@ -142,7 +142,7 @@ for (const storeKind of storeKinds) {
         return key;
       })));
       expect(fetches).to.equal(keys.length);
-      await sleep(200);
+      await waitForEntries(h, keys.length, 'brand-new');
       const refetched: string[] = [];
       for (const key of keys) {
         const value = await h.cache.getOrSet('brand-new', key, () => {

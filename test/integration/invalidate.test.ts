@@ -19,6 +19,7 @@ import {
   type AppHandle,
   type CacheHandle,
 } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 
 /** Long enough for a write that was (wrongly) allowed to land before we look. */
 const SETTLE_MS = 200;
@@ -258,7 +259,7 @@ describe('invalidate on Redis: generation keys and O(1) clears', function () {
     });
     const redis = h.redis;
     if (!redis) throw new Error('expected a Redis-backed cache');
-    const generationKey = `${h.prefix}:{gen}:g`;
+    const generationKey = keyLayout(h.prefix).generation('gen');
 
     // Written under the very first generation: must not come back when the generation disappears.
     await fillAndHit(h, '/g/old');
@@ -294,12 +295,12 @@ describe('invalidate on Redis: generation keys and O(1) clears', function () {
     const fill = async (namespace: string, count: number): Promise<void> => {
       await h.cache.getOrSet(namespace, 'k0', () => ({ namespace, key: 'k0' }));
       await waitForEntries(h, 1, namespace);
-      const source = `${h.prefix}:{${namespace}}:e:k0`;
+      const source = keyLayout(h.prefix).entry(namespace, 'k0');
       const [value, pttl] = await Promise.all([redis.getBuffer(source), redis.pttl(source)]);
       if (!value || pttl <= 0) throw new Error(`entry ${source} not found (pttl ${pttl})`);
       for (let start = 1; start < count; start += 5000) {
         const pipeline = redis.pipeline();
-        for (let i = start; i < Math.min(count, start + 5000); i += 1) pipeline.set(`${h.prefix}:{${namespace}}:e:k${i}`, value, 'PX', pttl);
+        for (let i = start; i < Math.min(count, start + 5000); i += 1) pipeline.set(keyLayout(h.prefix).entry(namespace, `k${i}`), value, 'PX', pttl);
         await pipeline.exec();
       }
     };

@@ -11,7 +11,8 @@ import { createCache } from 'express-cache-aside';
 import type { Cache } from 'express-cache-aside';
 import type Redis from 'ioredis';
 import { connectShared, deleteByPrefix, randomPrefix } from '../helpers/shared-redis';
-import { sleep, waitFor } from '../helpers/app-factory';
+import { scanKeys, subscriberCount, waitFor } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 
 interface Instance {
   cache: Cache;
@@ -27,14 +28,16 @@ describe('in-process tier (l1)', function () {
 
   async function instance(ownPrefix = prefix): Promise<Instance> {
     const redis = await connectShared();
+    const channel = `${ownPrefix}:invalidations`;
+    const subscribers = await subscriberCount(redis, channel);
     const cache = createCache({ redis, prefix: ownPrefix, l1: { max: 100, ttl: '30s' } });
     const app = express();
     app.get('/item', cache.route({ namespace: 'items', ttl: '1m' }), (_req, res) => { res.json({ version: data }); });
     app.put('/item', cache.invalidate({ namespaces: ['items'] }), (_req, res) => { data++; res.json({ version: data }); });
     const made = { cache, app, redis, version: () => data };
     instances.push(made);
-    // The subscription is ready once the tier answers; give it a moment.
-    await sleep(100);
+    // Clears from other instances reach this one only once its subscription is up.
+    await waitFor('the tier to subscribe', async () => (await subscriberCount(redis, channel)) > subscribers);
     return made;
   }
 
@@ -49,7 +52,7 @@ describe('in-process tier (l1)', function () {
   it('answers a hot entry from process memory, without a Redis round trip', async function () {
     const a = await instance();
     await request(a.app).get('/item').expect('X-Cache', 'MISS');
-    await sleep(50);
+    await waitFor('the entry to be stored', async () => (await scanKeys(a.redis, keyLayout(prefix).entryPattern('items'))).length > 0);
     await request(a.app).get('/item').expect('X-Cache', 'HIT');
     const mget = sinon.spy(a.redis, 'mgetBuffer');
     for (let i = 0; i < 20; i++) await request(a.app).get('/item').expect('X-Cache', 'HIT');
@@ -103,9 +106,10 @@ describe('in-process tier (l1)', function () {
     const subscriberIds = clients.split('\n').filter((line) => line.includes(`name=express-cache-aside:l1:${cPrefix}:`)).map((line) => /id=(\d+)/.exec(line)![1]!);
     expect(subscriberIds).to.have.length(1);
     for (const id of subscriberIds) await c.redis.client('KILL', 'ID', id);
-    await sleep(50);
-    await request(c.app).get('/item').expect(200);
-    expect(mget.callCount).to.be.greaterThan(0);
+    await waitFor('the tier to fall back to Redis', async () => {
+      await request(c.app).get('/item').expect(200);
+      return mget.callCount > 0;
+    });
     await deleteByPrefix(c.redis, cPrefix);
   });
 });

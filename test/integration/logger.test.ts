@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import pino from 'pino';
 import sinon from 'sinon';
 import { captureLogger, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
-import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
 
 /** Values that must never reach a log line, whatever the level. */
 const SECRETS = {
@@ -72,19 +72,7 @@ function expectNoSecrets(lines: string[]): void {
 describe('decision logging', function () {
   this.timeout(20_000);
   const f = useFactory('logger');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-
-  after(async function () {
-    await server.stop();
-  });
-
-  afterEach(function () {
-    if (server.paused) server.resume();
-  });
+  const server = useRedisProcess();
 
   it('logs each decision and why at debug level, with namespace and key, never a body, cookie or authorization value', async function () {
     const { logger, entries } = captureLogger();

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { sleep, useFactory, waitFor } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 import { connectShared, deleteByPrefix, randomPrefix, sharedRedisUrl } from '../helpers/shared-redis';
 import type { FromWorker, WorkerBody, WorkerCall, WorkerConfig, WorkerReport, WorkerRouteSpec } from '../helpers/workers/route-worker';
@@ -193,7 +194,7 @@ describe('several processes on one Redis', function () {
   }
 
   const body = (a: Answer): WorkerBody => JSON.parse(a.text) as WorkerBody;
-  const lockKey = (namespace: string, key: string): string => `${prefix}:{${namespace}}:l:${key}`;
+  const lockKey = (namespace: string, key: string): string => keyLayout(prefix).lock(namespace, key);
 
   it('4 processes × 50 concurrent misses on a cold entry (200 ms handler): the handler runs once in all, every answer is the same 200', async function () {
     await warmSockets(50);
@@ -219,7 +220,7 @@ describe('several processes on one Redis', function () {
     const first = await get(workers[0]!, '/stale');
     expect(first.status).to.equal(200);
     expect(first.headers['x-cache']).to.equal('MISS');
-    await waitFor('the /stale entry', async () => (await redis.exists(`${prefix}:{stale}:e:one`)) === 1);
+    await waitFor('the /stale entry', async () => (await redis.exists(keyLayout(prefix).entry('stale', 'one'))) === 1);
     await sleep(1200); // past the 1 s ttl (jitter 0)
     await warmSockets(20);
     const stale = await burst('/stale', 20);
@@ -263,7 +264,7 @@ describe('several processes on one Redis', function () {
     expect(tokens.size, 'no cookie was handed to two clients').to.equal(answers.length);
     const calls = await callsOf('/cookie');
     expect(calls).to.have.length(answers.length);
-    expect(await redis.exists(`${prefix}:{cookie}:e:one`), 'nothing stored').to.equal(0);
+    expect(await redis.exists(keyLayout(prefix).entry('cookie', 'one')), 'nothing stored').to.equal(0);
     const stats = await statsOf('main');
     expect(sum(stats, 'lockTimeouts'), 'waiters were released when the leader gave up, not by their lockWaitMs').to.equal(0);
     expect(elapsed, 'waiters in other processes did not sit out lockWaitMs (3000 ms)').to.be.below(2500);
@@ -378,12 +379,12 @@ describe('one fill across processes when a lookup misses just before another fil
       res.json({ warm: true });
     });
     await second.http().get('/warm').expect(200);
-    await waitFor('the warm-up fill to finish', async () => (await first.redis!.exists(`${first.prefix}:{warm}:e:w`)) === 1 && (await first.redis!.exists(`${first.prefix}:{warm}:l:w`)) === 0, 3000, 5);
+    await waitFor('the warm-up fill to finish', async () => (await first.redis!.exists(keyLayout(first.prefix).entry('warm', 'w'))) === 1 && (await first.redis!.exists(keyLayout(first.prefix).lock('warm', 'w'))) === 0, 3000, 5);
     proxy.setDelay(400);
 
     // supertest sends on then(): start it now.
     const a = first.http().get('/x').then((r) => r);
-    await waitFor('the first process to take the fill lock', async () => (await first.redis!.exists(`${first.prefix}:{race}:l:x`)) === 1, 3000, 2);
+    await waitFor('the first process to take the fill lock', async () => (await first.redis!.exists(keyLayout(first.prefix).lock('race', 'x'))) === 1, 3000, 2);
     const b = second.http().get('/x').then((r) => r);
     const [ra, rb] = await Promise.all([a, b]);
     expect(ra.status).to.equal(200);

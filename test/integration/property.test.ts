@@ -18,6 +18,7 @@ import { decodeValue, isGzipped, isResponse, responseBody } from '../../src/entr
 import { encodeKey, encodePart, namespaceKeys } from '../../src/keys';
 import { GENERATION_LENGTH } from '../../src/stores/store';
 import { scanKeys, useFactory, type AppHandle, type StoreKind } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 import { escapeGlob } from '../helpers/shared-redis';
 
 /** Any JS string travels in a header as base64url of its UTF-16 code units (lone surrogates included). */
@@ -241,14 +242,14 @@ async function expectEntriesUnderTheirOwnKeys(h: AppHandle): Promise<void> {
   const redis = h.redis!;
   const keys = await scanKeys(redis, `${escapeGlob(h.prefix)}:*`);
   expect(keys.length).to.be.above(0);
-  const layout = new RegExp(`^${h.prefix.replace(/[-]/g, '\\-')}:\\{[^{}]+\\}:(?:g|[elr]:[^{}]+)$`);
+  const layout = keyLayout(h.prefix);
   let checked = 0;
   for (const key of keys) {
-    expect(key, 'key layout: one hash tag, data never breaks out of it').to.match(layout);
-    const entryAt = key.indexOf('}:e:');
-    if (entryAt < 0) continue;
-    const tag = key.slice(h.prefix.length + 1, entryAt + 1);
-    const entryPart = key.slice(entryAt + 4);
+    const parsed = layout.parse(key);
+    expect(parsed, `key layout: one hash tag, data never breaks out of it: ${key}`).to.not.equal(undefined);
+    if (parsed!.part !== 'e') continue;
+    const tag = `{${parsed!.namespace}}`;
+    const entryPart = parsed!.key;
     const value = await redis.getBuffer(key);
     if (value === null) continue;
     const payload = value.subarray(GENERATION_LENGTH);

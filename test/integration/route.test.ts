@@ -19,7 +19,7 @@ import {
   waitForEntries,
   type AppHandle,
 } from '../helpers/app-factory';
-import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
 
 /** Long enough for a write that was (wrongly) started to land before we look. */
 const SETTLE_MS = 150;
@@ -347,15 +347,7 @@ for (const storeKind of storeKinds) {
 
 describe('route: storing never delays the response', function () {
   const f = useFactory('no-delay');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-
-  after(async function () {
-    await server.stop();
-  });
+  const server = useRedisProcess();
 
   it('sends the MISS response while the store is frozen (write pending), and the entry lands after', async function () {
     // A long timeout: if the write were awaited before the response, the response would wait out this timeout.

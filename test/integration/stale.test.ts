@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import type { ErrorRequestHandler } from 'express';
 import { REFRESH_HEADER } from '../../src/route';
 import { liveEntryCount, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
+import { keyLayout } from '../helpers/key-layout';
 
 /** A stale answer must come back well under the handler's time. */
 const HANDLER_MS = 400;
@@ -92,7 +93,7 @@ describe('stale-while-revalidate: cache.route', function () {
     await h.http().get('/page').expect(200);
     await waitForEntries(h);
     await sleep(1100);
-    const entryKey = `${h.prefix}:{pages}:e:home`;
+    const entryKey = keyLayout(h.prefix).entry('pages', 'home');
     const before = await h.redis!.pttl(entryKey);
     expect(before, 'PTTL while stale').to.be.within(1, 5000);
     expect((await h.http().get('/page')).headers['x-cache']).to.equal('STALE');

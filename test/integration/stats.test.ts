@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { captureLogger, storeKinds, useFactory, waitForEntries, type AppHandle } from '../helpers/app-factory';
-import { startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
 
 /** GET /a in namespace 'alpha', GET /b in namespace 'beta'; both count their handler calls. */
 function twoRoutes(h: AppHandle): { calls: number } {
@@ -63,15 +63,7 @@ for (const storeKind of storeKinds) {
 
 describe('stats() with a failing store', function () {
   const f = useFactory('stats-errors');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-
-  after(async function () {
-    await server.stop();
-  });
+  const server = useRedisProcess();
 
   it('counts a store failure as an error and a bypass, in total and for the namespace', async function () {
     const { logger, entries } = captureLogger();

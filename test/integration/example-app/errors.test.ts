@@ -12,7 +12,8 @@ import { createPostgresDb } from '../../../example-app/src/db';
 import { migrate } from '../../../example-app/src/migrations';
 import { seedIfEmpty } from '../../../example-app/src/seed';
 import { createTestDatabase } from '../../helpers/pg-database';
-import { get, memoryLogger, startTestShop, type TestShop } from '../../helpers/pg-shop';
+import { get, memoryLogger } from '../../helpers/pg-shop';
+import { useTestShop } from '../../helpers/hooks';
 import { freePort } from '../../helpers/ports';
 import { connectShared, deleteByPrefix, randomPrefix } from '../../helpers/shared-redis';
 
@@ -24,15 +25,7 @@ function expectNoInternals(body: unknown): void {
 
 describe('example app: bad input and failures (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
-  let shop: TestShop;
-
-  before(async () => {
-    shop = await startTestShop();
-  });
-
-  after(async () => {
-    await shop?.teardown();
-  });
+  const shop = useTestShop();
 
   describe('malformed path parameters → 400 naming the parameter', () => {
     const cases: Array<[string, string]> = [

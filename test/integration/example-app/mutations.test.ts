@@ -6,19 +6,12 @@
  */
 import { expect } from 'chai';
 import request from 'supertest';
-import { get, startTestShop, type TestShop } from '../../helpers/pg-shop';
+import { get } from '../../helpers/pg-shop';
+import { useTestShop } from '../../helpers/hooks';
 
 describe('example app: mutations and invalidation (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
-  let shop: TestShop;
-
-  before(async () => {
-    shop = await startTestShop();
-  });
-
-  after(async () => {
-    await shop?.teardown();
-  });
+  const shop = useTestShop();
 
   /** Reads each path until it is cached (a HIT), so a later MISS can only come from a clear. */
   async function prime(paths: string[]): Promise<void> {

@@ -11,7 +11,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startShop, warmupTargets, type Shop } from '../../../example-app/src/bootstrap';
 import { createServerLoggers } from '../../../example-app/src/logger';
-import { get, startTestShop, type TestShop } from '../../helpers/pg-shop';
+import { get } from '../../helpers/pg-shop';
+import { useTestShop } from '../../helpers/hooks';
 import { deleteByPrefix, sharedRedisUrl } from '../../helpers/shared-redis';
 import { parseExposition, type Sample } from '../../helpers/prometheus';
 
@@ -38,15 +39,7 @@ function jsonLines(): { stream: Writable; lines: Array<Record<string, unknown>>;
 
 describe('example app: operating it (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
-  let shop: TestShop;
-
-  before(async () => {
-    shop = await startTestShop();
-  });
-
-  after(async () => {
-    await shop?.teardown();
-  });
+  const shop = useTestShop();
 
   it('GET /metrics serves the Prometheus text of the cache, by namespace family, agreeing with GET /stats', async () => {
     const warmed = parseExposition((await get(shop, '/metrics').expect(200)).text);

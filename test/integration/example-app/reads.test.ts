@@ -6,19 +6,12 @@
  */
 import { expect } from 'chai';
 import { seedSizes } from '../../../example-app/src/seed';
-import { get, startTestShop, type TestShop } from '../../helpers/pg-shop';
+import { get } from '../../helpers/pg-shop';
+import { useTestShop } from '../../helpers/hooks';
 
 describe('example app: read routes (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
-  let shop: TestShop;
-
-  before(async () => {
-    shop = await startTestShop();
-  });
-
-  after(async () => {
-    await shop?.teardown();
-  });
+  const shop = useTestShop();
 
   async function count(sql: string, params: unknown[] = []): Promise<number> {
     const { rows } = await shop.db.query<{ n: number }>(sql, params);

@@ -11,19 +11,12 @@ import { createPostgresDb } from '../../../example-app/src/db';
 import { migrate } from '../../../example-app/src/migrations';
 import { seedIfEmpty, seedSizes } from '../../../example-app/src/seed';
 import { createTestDatabase } from '../../helpers/pg-database';
-import { get, startTestShop, type TestShop } from '../../helpers/pg-shop';
+import { get } from '../../helpers/pg-shop';
+import { useTestShop } from '../../helpers/hooks';
 
 describe('example app: startup (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
-  let shop: TestShop;
-
-  before(async () => {
-    shop = await startTestShop();
-  });
-
-  after(async () => {
-    await shop?.teardown();
-  });
+  const shop = useTestShop();
 
   it('first says which database and cache store it uses, then migrates, seeds and warms', () => {
     const [database, store, ...rest] = shop.log.lines;
