@@ -282,7 +282,7 @@ export function parseInvalidateOptions(input: InvalidateOptions): InvalidateSett
   checkObject(input, 'cache.invalidate()');
   checkKnown(input, ['namespaces'], 'cache.invalidate()');
   const { namespaces } = input;
-  if (typeof namespaces === 'function') return { namespaces };
+  if (typeof namespaces === 'function') return { namespaces: namespaces as Exclude<InvalidateOptions['namespaces'], string[] | undefined> };
   if (!Array.isArray(namespaces) || namespaces.length === 0) {
     fail('namespaces', 'is required: a non-empty array of namespace strings or a function (req) => string[]', 'EOPTION_REQUIRED');
   }

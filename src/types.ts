@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Cluster, Redis } from 'ioredis';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 
 /** Seconds as a number, or a duration string: '500ms', '30s', '10m', '1h', '1d'. */
 export type Duration = number | string;
@@ -99,18 +99,33 @@ export interface RouteOptions {
   shared?: boolean;
   /** Metrics label of this route's decisions. @default the namespace's family: the part before the first ':' */
   metricsLabel?: string;
+  /**
+   * Tags the entry carries, decided once the response is known (a slug route can tag the id it found).
+   * `cache.invalidate({ tags })` and `cache.invalidateTags()` clear every entry carrying a tag, in O(1).
+   * @default none
+   */
+  tags?: string[] | ((req: Request, res: Response) => string[]);
 }
 
 /** Options of `cache.invalidate`. */
 export interface InvalidateOptions {
   /** What to clear when the handler succeeds (2xx). A function is called after the handler, before the response is sent. */
-  namespaces: string[] | ((req: Request) => string[] | Promise<string[]>);
+  namespaces?: string[] | ((req: Request) => string[] | Promise<string[]>);
+  /** Tags to clear when the handler succeeds (2xx), beside `namespaces` (either or both). */
+  tags?: string[] | ((req: Request) => string[] | Promise<string[]>);
+  /**
+   * Mark the entries stale instead of dropping them: they are served STALE while one refresh runs, within
+   * their `staleTtl`. Gives up read-your-writes for these entries. @default false
+   */
+  soft?: boolean;
 }
 
 /** Options of `cache.getOrSet`. */
 export interface GetOrSetOptions {
   ttl?: Duration;
   staleTtl?: Duration;
+  /** Tags the value carries: `cache.invalidateTags()` clears it. */
+  tags?: string[];
 }
 
 /** A warmup target: a path, a path with request headers, or an async function (data warmup). */
