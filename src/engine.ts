@@ -200,6 +200,13 @@ export class Engine {
     return pending;
   }
 
+  /** Counts work that ends in a write (a fill producing its entry) as pending until it settles: idle() and close() wait for it. */
+  track(work: Promise<unknown>): void {
+    const pending = work.then(() => undefined, () => undefined);
+    this.pendingWrites.add(pending);
+    void pending.finally(() => this.pendingWrites.delete(pending));
+  }
+
   /** Resolves once every write started so far has settled. */
   async idle(): Promise<void> {
     while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
