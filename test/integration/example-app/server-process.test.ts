@@ -57,7 +57,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     let output = '';
 
     after(() => {
-      if (npm && npm.exitCode === null) npm.kill('SIGKILL');
+      // Only if a failed assertion left it running: the whole group, since SIGKILL to npm would orphan the server.
+      if (npm?.pid !== undefined && npm.exitCode === null) process.kill(-npm.pid, 'SIGKILL');
     });
 
     it(`starts from the snapshot logging each step, answers, and on ${signal} finishes the request in flight and exits 0`, async () => {
@@ -67,7 +68,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       delete env['REDIS_URL'];
       delete env['NODE_OPTIONS'];
       const started = performance.now();
-      npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group, so cleanup after a failure reaches the server too; the signal under test goes to npm alone.
+      npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       npm.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
       npm.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
       const base = `http://127.0.0.1:${port}`;
