@@ -258,6 +258,24 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       expect((await hit(a, '/item')).body).to.contain('new');
     });
 
+    it('a tags function that throws or returns a bad value: logged, the answer served, nothing stored', async function () {
+      const log = captureLogger();
+      let calls = 0;
+      const a = await instance({ logger: log.logger }, (cache, app) => {
+        app.get('/throws', cache.route({ namespace: 'bad', tags: () => { throw new Error('no id'); } }), (_req, res) => { calls += 1; res.json({ calls }); });
+        app.get('/empty-string', cache.route({ namespace: 'bad', tags: () => [''] }), (_req, res) => { calls += 1; res.json({ calls }); });
+      });
+      for (const path of ['/throws', '/empty-string']) {
+        for (let i = 0; i < 3; i++) {
+          const answer = await a.get(path);
+          expect(answer.status, path).to.equal(200);
+          expect(answer.cache, path).to.equal('MISS');
+        }
+      }
+      expect(calls, 'every request ran the handler').to.equal(6);
+      expect(log.entries.filter((e) => String(e.msg).includes('tags function failed'))).to.have.length(6);
+    });
+
     it('a deleted tag record never brings an entry back', async function () {
       let version = 1;
       const a = await instance({}, (cache, app) => {
