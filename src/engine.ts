@@ -279,6 +279,13 @@ export class Engine {
     return pending;
   }
 
+  /** Counts work that ends in a write (a fill producing its entry) as pending until it settles: idle() and close() wait for it. */
+  track(work: Promise<unknown>): void {
+    const pending = work.then(() => undefined, () => undefined);
+    this.pendingWrites.add(pending);
+    void pending.finally(() => this.pendingWrites.delete(pending));
+  }
+
   /** Resolves once every write started so far has settled. */
   async idle(): Promise<void> {
     while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
@@ -364,12 +371,21 @@ export class Engine {
     return ttlMs * (1 - Math.random() * this.settings.jitter);
   }
 
-  /** Stops timers; the store's client stays the user's. */
+  /**
+   * Stops timers; the store's client stays the user's. Waits for pending
+   * writes at most backgroundTimeoutMs (max(10 × timeoutMs, 1 s)): each is
+   * bounded by it through the gate, and the race makes sure of it.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.gate.close();
     this.clears.close();
-    await Promise.allSettled([...this.pendingWrites]);
+    if (this.pendingWrites.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.backgroundTimeoutMs); });
+      await Promise.race([Promise.allSettled([...this.pendingWrites]), bound]);
+      clearTimeout(timer);
+    }
     await this.l1?.close();
     await this.store.close();
   }

@@ -63,8 +63,19 @@ export type Written =
   | { state: 'entry'; payload: Buffer; written: Promise<boolean> }
   | { state: 'skip'; backOff: boolean };
 
-/** Produces an entry and writes it under `target` (no write without one). */
-export async function produceAndWrite(engine: Engine, ctx: FillContext, target: FillTarget | undefined): Promise<Written> {
+/**
+ * Produces an entry and writes it under `target` (no write without one).
+ * The engine tracks the whole of it, not just the write: a response is
+ * answered before it is encoded (and compressed), and warmup must resolve
+ * only once its entries are written.
+ */
+export function produceAndWrite(engine: Engine, ctx: FillContext, target: FillTarget | undefined): Promise<Written> {
+  const work = produceThenWrite(engine, ctx, target);
+  engine.track(work.then((w) => (w.state === 'entry' ? w.written : false)));
+  return work;
+}
+
+async function produceThenWrite(engine: Engine, ctx: FillContext, target: FillTarget | undefined): Promise<Written> {
   const produced = await ctx.produce();
   if (produced.state === 'skip') return produced;
   const { payload, stored, ttlMs, tags = [] } = produced;

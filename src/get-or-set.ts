@@ -5,11 +5,26 @@
  * while the fill lock holds); a stale value is returned at once and
  * refreshed in the background; a store failure only means fetch is called.
  */
+import { deserialize, serialize } from 'node:v8';
 import { decodeValue, encodeValue, isResponse } from './entry-codec';
 import type { Engine, Found } from './engine';
 import { createRefresher, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
 import { parseGetOrSetArguments, type GetOrSetSettings } from './options';
 import type { GetOrSetOptions } from './types';
+
+/**
+ * What fetch returned, in the shape a hit returns (v8's structured clone: a
+ * class instance becomes a plain object), so every call gets the same shape
+ * whether it hit, filled or went around the cache. A value v8 cannot
+ * serialize is never cached and is returned as it is.
+ */
+function asHit<T>(value: T): T {
+  try {
+    return deserialize(serialize(value)) as T;
+  } catch {
+    return value;
+  }
+}
 
 /** Cache-aside for data through an engine. */
 export function createGetOrSet(engine: Engine) {
@@ -68,7 +83,7 @@ export function createGetOrSet(engine: Engine) {
     const found = await engine.lookup(namespace, key, { fill: true });
     if (found.state === 'bypass') {
       record.bypass(namespace, found.reason, key);
-      return fetch();
+      return asHit(await fetch());
     }
     if (found.state !== 'miss' && !isResponse(found.payload)) {
       if (found.state === 'hit') {
@@ -86,15 +101,18 @@ export function createGetOrSet(engine: Engine) {
       case 'produced':
         if (outcome.bypass) record.bypass(namespace, outcome.bypass, key);
         else record.miss(namespace, key);
-        // The caller that fetched gets what fetch returned; waiters and other processes get a deserialized copy.
-        return ctx.fetched!.value;
+        // Every caller gets what a hit would: the deserialized copy (a class instance comes back a plain object,
+        // for the caller that fetched as for the rest).
+        if (outcome.payload !== null) return decodeValue<T>(outcome.payload);
+        // A value v8 cannot serialize is never cached, so every call gets what its fetch returned.
+        return (ctx.fetched as { value: T }).value;
       case 'shared':
         record.hit(namespace, key);
         return decodeValue<T>(outcome.payload);
       case 'alone':
         // The fill this call joined stored nothing: fetch for this caller, without storing.
         record.miss(namespace, key);
-        return fetch();
+        return asHit(await fetch());
 
     }
   };

@@ -126,9 +126,12 @@ export class StoreGate {
     }
   }
 
-  /** Refuses new calls and stops the timers. */
+  /**
+   * Refuses new calls. The deadline timers keep running for the calls still
+   * in flight, so each stays bounded by its timeout after close (the timers
+   * are unref'd and stop once their queue is empty).
+   */
   close(): void {
     this.closed = true;
-    for (const queue of this.deadlineQueues.values()) queue.stop();
   }
 }

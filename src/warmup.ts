@@ -52,12 +52,16 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
       const path = typeof target === 'string' ? target : target.path;
       const headers = typeof target === 'string' ? baseHeaders : { ...baseHeaders, ...lowerCased(target.headers) };
       const res = await client(app).request(path, headers, WARMUP_REQUEST_TIMEOUT_MS);
-      const ok = res.status >= 200 && res.status < 300;
+      const answered = res.status >= 200 && res.status < 300;
       const cache = header ? res.headers[header] : undefined;
+      // A BYPASS answer came from the handler without the store: nothing was warmed, so it is not ok.
+      const bypassed = cache === 'BYPASS';
+      const ok = answered && !bypassed;
+      const error = !answered ? `status ${res.status}` : bypassed ? 'answered BYPASS: the store was not used, nothing was stored' : undefined;
       return {
         target: name, ok, status: res.status, ms: elapsed(),
         ...(typeof cache === 'string' ? { cache } : {}),
-        ...(ok ? {} : { error: `status ${res.status}` }),
+        ...(error === undefined ? {} : { error }),
       };
     } catch (err) {
       return { target: name, ok: false, ms: elapsed(), error: err instanceof Error ? err.message : String(err) };

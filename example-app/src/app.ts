@@ -7,7 +7,7 @@ import express, { type Express } from 'express';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Db } from './db';
-import { errorHandler, notFoundHandler } from './http-errors';
+import { errorHandler, jsonBody, notFoundHandler } from './http-errors';
 import { silentLogger, type Logger } from './logger';
 import { coursesRouter } from './routes/courses';
 import { eventsRouter } from './routes/events';
@@ -31,7 +31,7 @@ export interface AppOptions {
 export function createApp({ db, cache, logger = silentLogger, redis, registry }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '100kb' }));
+  app.use(jsonBody());
 
   app.use('/courses', coursesRouter(db, cache));
   app.use('/products', productsRouter(db, cache));

@@ -10,10 +10,11 @@ import { Registry } from 'prom-client';
 import { createCache, type CacheOptions, type Logger as CacheLogger } from 'express-cache-aside';
 import { createApp } from './app';
 import { cachePrefix } from './config';
-import { openDb, withReadDelay, type Db } from './db';
+import { createPgliteDb, openDb, withReadDelay, type Db } from './db';
 import { cacheLoggerFrom, silentLogger, type Logger } from './logger';
 import { migrate } from './migrations';
 import { seedIfEmpty } from './seed';
+import { moveEventsToToday, readSnapshot } from './seed-snapshot';
 import type { ShopCache } from './shop-cache';
 
 /** The reads warmed at startup: what a visitor sees first, and the counts. */
@@ -43,6 +44,8 @@ export interface ShopOptions {
   l1?: CacheOptions['l1'];
   /** Test-only: pause this long after every SELECT (see SHOP_READ_DELAY_MS). @default none */
   readDelayMs?: number;
+  /** Embedded only: start PGlite from the prebuilt seed snapshot when it matches the code. @default true */
+  useSnapshot?: boolean;
 }
 
 /** A started shop, ready to listen. */
@@ -69,6 +72,28 @@ function redact(url: string): string {
   }
 }
 
+/**
+ * The database, logged as it starts. Embedded, a matching prebuilt seed snapshot skips PGlite's
+ * initdb and the seed (seconds on a small machine); without one PGlite starts empty and is seeded.
+ */
+async function openDatabase(databaseUrl: string | undefined, useSnapshot: boolean, logger: Logger): Promise<Db> {
+  if (databaseUrl) {
+    logger.info('database: connecting to PostgreSQL');
+    return openDb(databaseUrl);
+  }
+  const snapshot = useSnapshot ? readSnapshot() : { reason: 'snapshot not wanted' };
+  if (!('load' in snapshot)) {
+    logger.info(`database: starting PGlite on an empty database (${snapshot.reason}; the seed runs next)`);
+    return createPgliteDb();
+  }
+  logger.info('database: starting PGlite from the prebuilt seed snapshot (example-app/snapshot/)');
+  const started = performance.now();
+  const db = await createPgliteDb(undefined, snapshot.load());
+  await moveEventsToToday(db, snapshot.manifest.seededDay);
+  logger.info(`database: PGlite ready from the snapshot in ${Math.round(performance.now() - started)} ms`);
+  return db;
+}
+
 /** Opens, migrates, seeds and warms the shop. */
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const { databaseUrl, redisUrl, prefix = cachePrefix, logger = silentLogger } = options;
@@ -85,7 +110,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       : 'cache store: in-memory, this process only (set REDIS_URL to use Redis)',
   );
 
-  const db = withReadDelay(await openDb(databaseUrl), options.readDelayMs);
+  const db = withReadDelay(await openDatabase(databaseUrl, options.useSnapshot ?? true, logger), options.readDelayMs);
   const redis = redisUrl ? new Redis(redisUrl) : undefined;
   // The cache fails open, so an unreachable Redis only costs cache hits: say so once per outage, not per retry.
   let redisDown = false;
@@ -111,8 +136,11 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   };
 
   try {
+    // Each step says when it starts, so a slow one is never a silent one.
+    logger.info('migrations: applying what is not yet recorded');
     const applied = await migrate(db);
     logger.info(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'migrations: up to date');
+    logger.info('seed: checking for an empty database');
     const started = performance.now();
     const seeded = await seedIfEmpty(db);
     logger.info(
@@ -120,6 +148,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     );
 
     const app = createApp({ db, cache, logger, redis, registry });
+    logger.info(`warmup: warming ${warmupTargets.length} targets`);
     // The cache logs the report itself: one line per target (status, ms, what the cache did), then the summary.
     const warmup = await cache.warmup(app, warmupTargets);
     return { app, db, cache, redis, warmup, registry, close };

@@ -71,11 +71,11 @@ export function createPostgresDb(databaseUrl: string, options: { max?: number } 
   };
 }
 
-/** A `Db` over a fresh PGlite instance, in memory unless `dataDir` is given. */
-export async function createPgliteDb(dataDir?: string): Promise<Db> {
+/** A `Db` over a fresh PGlite instance, in memory unless `dataDir` is given, started from `loadDataDir` (a dumped data directory) when given. */
+export async function createPgliteDb(dataDir?: string, loadDataDir?: Blob): Promise<Db> {
   // Loaded only when asked for, so a server on real PostgreSQL never pays for the WebAssembly.
   const { PGlite } = await import('@electric-sql/pglite');
-  const pglite = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+  const pglite = new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) });
   await pglite.waitReady;
   let queryCount = 0;
   return {

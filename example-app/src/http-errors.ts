@@ -1,10 +1,10 @@
 /**
  * Errors a handler throws to answer a client with a 4xx, and the error handler
- * that turns every failure into JSON: bad bodies and validation into 400 naming
- * the field, database trouble into 503, anything else into 500. No stack trace
+ * that turns every failure into JSON: bad bodies (undecodable, too deep) and
+ * paths (bad percent-encoding) and validation into 400 naming the field, database trouble into 503, anything else into 500. No stack trace
  * or SQL text ever reaches a client.
  */
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { DatabaseError } from './db';
 import type { Logger } from './logger';
 
@@ -43,6 +43,25 @@ function bodyParserStatus(error: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * express.json() (100 kB), where every failure is the client's: body-parser's own errors keep their
+ * status, and anything else it passes on (a zlib error from a `Content-Encoding: gzip` or `deflate` body
+ * that is not such a stream) becomes a 400 naming the body, not a 500.
+ */
+export function jsonBody(): RequestHandler {
+  const parse = express.json({ limit: '100kb' });
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => {
+      if (error === undefined || bodyParserStatus(error) !== undefined) {
+        next(error);
+        return;
+      }
+      const encoding = req.get('content-encoding') ?? 'identity';
+      next(new ValidationError('body', `could not be decoded as Content-Encoding: ${encoding}`));
+    });
+  };
+}
+
 /** The last middleware: every error becomes a JSON answer without internals. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
@@ -53,6 +72,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (error instanceof HttpError) {
       res.status(error.status).json(error.field === undefined ? { error: error.message } : { error: error.message, field: error.field });
+      return;
+    }
+    // Express's router marks a path parameter that is not valid percent-encoding (`/users/%ZZ/enrollments`) with a 400.
+    if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+      res.status(400).json({ error: 'path is not valid percent-encoding', field: 'path' });
       return;
     }
     const parserStatus = bodyParserStatus(error);

@@ -3,13 +3,18 @@
  * CACHE_PREFIX, CACHE_L1 (the in-process tier's options as JSON) and
  * SHOP_READ_DELAY_MS (a test-only pause after each read), starts the shop (embedded PGlite and in-memory cache when the
  * URLs are absent) logging pino JSON lines to stdout, and listens until
- * SIGINT or SIGTERM. GET /metrics serves the cache's metrics and the
- * process's default ones.
+ * SIGINT or SIGTERM, then stops gracefully (requests in flight finish, then
+ * the cache and the database close) and exits 0. GET /metrics serves the
+ * cache's metrics and the process's default ones.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startShop } from './bootstrap';
 import { defaultPort, l1FromEnv, readDelayFromEnv } from './config';
 import { createServerLoggers } from './logger';
+
+/** Longest a graceful stop waits for requests in flight before cutting their connections. */
+const shutdownGraceMs = 10_000;
 
 async function main(): Promise<void> {
   const loggers = createServerLoggers();
@@ -33,16 +38,41 @@ async function main(): Promise<void> {
     void shop.close().finally(() => process.exit(1));
   });
 
+  // Graceful stop: refuse new connections, let requests in flight finish (bounded by shutdownGraceMs), then close
+  // the cache and the database, and exit 0. Idle keep-alive connections are closed at once so they cannot hold it open.
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: closing`);
+    logger.info(`${signal}: stopping, no new connections; finishing requests in flight`);
+    const force = setTimeout(() => {
+      logger.warn(`requests still in flight after ${shutdownGraceMs} ms: closing their connections`);
+      server.closeAllConnections();
+    }, shutdownGraceMs);
+    force.unref();
     server.close(() => {
-      void shop.close().finally(() => process.exit(0));
+      clearTimeout(force);
+      logger.info('server closed; closing the cache and the database');
+      shop.close().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error('failed to close cleanly', { message: (error as Error).message });
+          process.exit(1);
+        },
+      );
     });
-    server.closeAllConnections();
+    server.closeIdleConnections();
   };
+  // While stopping, a keep-alive connection is closed as soon as its response is done, so it cannot hold the stop.
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+    res.on('close', () => {
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

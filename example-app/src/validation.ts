@@ -118,12 +118,29 @@ function checkField(field: string, rule: FieldRule, value: unknown): unknown {
   }
 }
 
-/** The body as a plain JSON object, or a 400. */
+/** Deepest nesting of arrays and objects a body may have; no field of the shop needs more than a few levels. */
+export const maxBodyDepth = 32;
+
+/** Whether `value` nests arrays or objects deeper than `max`; iterative, so no body can overflow the stack here. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The body as a plain JSON object nested at most `maxBodyDepth` levels, or a 400. */
 export function bodyObject(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError('body', 'must be a JSON object (Content-Type: application/json)');
   }
+  // Checked before any field: serialising or validating a 5,000-level body would overflow the stack.
+  if (nestedDeeperThan(body, maxBodyDepth)) throw new ValidationError('body', `must not nest deeper than ${maxBodyDepth} levels`);
   return body as Record<string, unknown>;
 }
 

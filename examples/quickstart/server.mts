@@ -42,4 +42,8 @@ app.put('/courses/:id', cache.invalidate({ namespaces: ['courses'] }), (req: Req
 const report = await cache.warmup(app, ['/courses', '/courses/1']);
 console.log(`warmed ${report.ok}, failed ${report.failed}`);
 const port = Number(process.env.PORT ?? 3000);
-app.listen(port, () => console.log(`listening on http://localhost:${port}`));
+// Express 5 hands a failed listen (EADDRINUSE: the port is taken) to this callback.
+app.listen(port, (error) => {
+  if (error) throw error;
+  console.log(`listening on http://localhost:${port}`);
+});

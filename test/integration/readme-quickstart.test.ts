@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -112,6 +113,25 @@ describe('README quick start (examples/quickstart/)', function () {
       expect(result.code, describeRun('tsc -p tsconfig.quickstart.json', result)).to.equal(0);
     });
   }
+
+  it('server.cjs on a port that is taken exits with EADDRINUSE instead of claiming to listen (Troubleshooting)', async function () {
+    const holder = net.createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const { port } = holder.address() as net.AddressInfo;
+    const prefix = randomPrefix('quickstart-taken');
+    prefixes.push(prefix);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: sharedRedisUrl, CACHE_PREFIX: prefix };
+      delete env['NODE_OPTIONS'];
+      const result = await run(process.execPath, ['server.cjs'], project, 30_000, env);
+      expect(result.code, describeRun('node server.cjs', result)).to.equal(1);
+      expect(result.stderr).to.include('EADDRINUSE');
+      expect(result.stdout).to.not.include('listening on');
+    } finally {
+      holder.close();
+    }
+  });
 
   for (const file of FILES) {
     it(`${file} runs against Redis: warmed routes HIT, a new entry MISS then HIT, a PUT clears the namespace`, async function () {

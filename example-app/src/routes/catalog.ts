@@ -7,6 +7,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { CatalogSpec } from '../catalog';
 import { ttlSeconds } from '../config';
 import type { Db } from '../db';
+import { methodGuard } from '../method-guard';
 import { HttpError } from '../http-errors';
 import { invalidationMap, type Mutation } from '../invalidation-map';
 import type { ShopCache } from '../shop-cache';
@@ -34,6 +35,7 @@ function checked(check: (req: Request) => void): RequestHandler {
 export function catalogRouter(spec: CatalogSpec, db: Db, cache: ShopCache, extraReads: ExtraRead[] = []): Router {
   const router = Router();
   const { name } = spec;
+  router.use(methodGuard(router));
   const singular = name.slice(0, -1);
   const cached = (key: string | ((req: Request) => string), ttl = spec.ttlSeconds) =>
     cache.route({ namespace: name, key, ttl });

@@ -7,6 +7,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { courses, events, products, type CatalogSpec } from '../catalog';
 import { ttlSeconds } from '../config';
 import type { Db } from '../db';
+import { methodGuard } from '../method-guard';
 import { HttpError } from '../http-errors';
 import { invalidationMap, userNamespace } from '../invalidation-map';
 import type { ShopCache } from '../shop-cache';
@@ -80,6 +81,7 @@ const checkUserId: RequestHandler = (req, _res, next) => {
 /** Router to mount at `/users`. */
 export function usersRouter(db: Db, cache: ShopCache): Router {
   const router = Router();
+  router.use(methodGuard(router));
 
   for (const holding of holdings) {
     const { table: path, column: itemColumn } = holding.catalog.heldIn;

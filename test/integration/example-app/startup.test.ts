@@ -18,12 +18,20 @@ describe('example app: startup (PostgreSQL + Redis)', function () {
   this.timeout(60_000);
   const shop = useTestShop();
 
-  it('first says which database and cache store it uses, then migrates, seeds and warms', () => {
+  it('first says which database and cache store it uses, then logs each step as it starts: connect, migrate, seed, warm', () => {
     const [database, store, ...rest] = shop.log.lines;
     expect(database).to.match(/^info: database: PostgreSQL at postgres:\/\/.*\/eca_test_/);
     expect(store).to.match(/^info: cache store: Redis at redis:\/\//);
-    expect(rest[0]).to.equal('info: migrations applied: 001-catalog, 002-customers');
-    expect(rest[1]).to.match(/^info: seeded an empty database in \d+ ms$/);
+    expect(rest.slice(0, 6)).to.deep.equal([
+      'info: database: connecting to PostgreSQL',
+      'info: migrations: applying what is not yet recorded',
+      'info: migrations applied: 001-catalog, 002-customers',
+      'info: seed: checking for an empty database',
+      rest[4],
+      `info: warmup: warming ${warmupTargets.length} targets`,
+    ]);
+    expect(rest[4]).to.match(/^info: seeded an empty database in \d+ ms$/);
+    rest.splice(0, 6, 'migrated', 'seeded');
     // The warmup report: one line per target (in the order they finished), then the summary.
     const perTarget = rest.slice(2, 2 + warmupTargets.length);
     expect(perTarget.map((line) => /^info: express-cache-aside: warmup ok (\S+) \{/.exec(line)?.[1])).to.have.members(warmupTargets);
