@@ -219,7 +219,9 @@ export class Engine {
 
   /** A timeout is the client's view: a lock may have been taken in the store all the same. Released in the background. */
   private releaseAfterTimeout(err: unknown, namespace: string, key: string, token: string | undefined): void {
-    if (token !== undefined && (err as CacheStoreError).code === 'ECACHE_TIMEOUT') this.unlock(namespace, key, 'fill', token);
+    if (token === undefined || (err as CacheStoreError).code !== 'ECACHE_TIMEOUT') return;
+    const release = () => this.store.releaseLock(namespace, key, 'fill', token);
+    this.gate.call('unlock', release, { timeoutMs: this.backgroundTimeoutMs, namespace, closesCircuit: false }).catch(() => {});
   }
 
   /**
