@@ -192,7 +192,9 @@ export class Engine {
     try {
       found = await this.gate.call('lookup', () => this.store.lookupEntry(namespace, key, options), { namespace, label });
     } catch (err) {
-      this.releaseAfterTimeout(err, namespace, key, token);
+      // On the fast path the lock is taken only by the fallback, rarely: then it expires after lockTtlMs. A release
+      // sent for every timed-out hit would answer late and close a circuit the store's trouble opened.
+      this.releaseAfterTimeout(err, namespace, key, options.expectPlain ? undefined : token);
       return bypass(bypassReason(err));
     }
     const ticket = found.ticket;
@@ -219,9 +221,7 @@ export class Engine {
 
   /** A timeout is the client's view: a lock may have been taken in the store all the same. Released in the background. */
   private releaseAfterTimeout(err: unknown, namespace: string, key: string, token: string | undefined): void {
-    if (token === undefined || (err as CacheStoreError).code !== 'ECACHE_TIMEOUT') return;
-    const release = () => this.store.releaseLock(namespace, key, 'fill', token);
-    this.gate.call('unlock', release, { timeoutMs: this.backgroundTimeoutMs, namespace, closesCircuit: false }).catch(() => {});
+    if (token !== undefined && (err as CacheStoreError).code === 'ECACHE_TIMEOUT') this.unlock(namespace, key, 'fill', token);
   }
 
   /**

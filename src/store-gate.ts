@@ -21,8 +21,6 @@ export interface CallOptions {
   timeoutMs?: number;
   namespace?: string;
   label?: string;
-  /** Whether a success closes the circuit. False for a lock release sent after a timeout: its late success says nothing of the store now. @default true */
-  closesCircuit?: boolean;
 }
 
 /** Bounded store calls of one cache. */
@@ -39,7 +37,7 @@ export class StoreGate {
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label, closesCircuit = true }: CallOptions = {}): Promise<T> {
+  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: CallOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
     const observer = this.decisions.observer;
     // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
@@ -77,7 +75,7 @@ export class StoreGate {
           this.pendingCalls--;
           if (waiter.settled) return;
           waiter.settled = true;
-          if (closesCircuit) this.succeeded();
+          this.succeeded();
           observer?.storeCall(operation, (performance.now() - started) / 1000, true);
           resolve(result);
         },
