@@ -1,6 +1,9 @@
 /**
- * Clears of namespaces, and what keeps them from being lost. A clear the
- * store did not take leaves its namespaces pending: this process serves
+ * Clears of namespaces, and what keeps them from being lost. A clear that
+ * finds the store disconnected (its client reconnecting) first waits up to
+ * clearWaitMs for it to come back and tries again, so a short outage does not
+ * let other instances serve old data after the mutation's response. A clear
+ * the store still did not take leaves its namespaces pending: this process serves
  * them uncached and retries the clear in the background until it lands.
  * Clears of the last minute are applied again when the store reconnects (a
  * failover may have lost them).
@@ -89,7 +92,7 @@ export class Clears {
     const sequence = ++this.sequence;
     this.forget(namespaces);
     try {
-      await this.gate.call('clear', () => this.clearAndPublish(namespaces));
+      await this.gate.callOnceConnected('clear', () => this.clearAndPublish(namespaces), this.settings.clearWaitMs);
       this.settled(namespaces, sequence);
       return true;
     } catch (err) {
