@@ -3,7 +3,7 @@
  * timer per duration, deadline-queue.ts), skipped while the store is known
  * down, the circuit open or too many calls are still waiting, counted and
  * logged when it fails (one warning when trouble starts, not one per request).
- * A clear may instead wait a bounded time for a reconnecting store
+ * A reconnect closes the breaker. A clear may instead wait a bounded time for a reconnecting store
  * (callOnceConnected): a clear that never reached the store cannot be seen
  * by other instances.
  */
@@ -39,6 +39,10 @@ export class StoreGate {
 
   constructor(private readonly settings: CacheSettings, private readonly store: Store, private readonly decisions: Decisions) {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
+    // The failures that opened the breaker were (mostly) refusals while the connection was away; it is back, so the
+    // store gets its chance at once. Otherwise clears fail for up to cooldownMs after a reconnect while other
+    // instances already cache again, and they serve what those clears should have retired.
+    store.onReconnect(() => this.breaker?.success());
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */

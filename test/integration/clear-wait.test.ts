@@ -131,6 +131,21 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     expect(writerBack, 'the mutation answered once its client was back').to.equal('ready');
   });
 
+  it('a reconnect closes the breaker that refusals opened while the connection was away: a mutation just after the reconnect clears before answering', async function () {
+    const { writer, reader, writerClient } = await instances();
+    await eventuallyHit(reader, '/item', 5000);
+    await cutOff(writerClient);
+    // Refused at once (not connected); five refusals open the breaker (cooldown 1 s by default).
+    for (let i = 0; i < 6; i += 1) await writer.http().get('/item').expect(200);
+    proxy.restore();
+    await waitFor('the writer client to reconnect', () => writerClient.status === 'ready', 5000, 5);
+    await writer.http().put('/item').send({ title: 'v2' }).expect(200);
+    const read = await reader.http().get('/item').expect(200);
+    expect(read.body.title, `read on the other instance after the mutation answered (X-Cache ${String(read.headers['x-cache'])})`).to.equal('v2');
+    const own = await writer.http().get('/item').expect(200);
+    expect(own.headers['x-cache'], 'the writer caches again right after the reconnect').to.not.equal('BYPASS');
+  });
+
   it('connection down past clearWaitMs: the mutation answers within timeoutMs + clearWaitMs + timeoutMs; this instance serves the namespace uncached, the other may serve the old entry until the retried clear lands', async function () {
     const clearWaitMs = 400;
     const { writer, reader, writerClient } = await instances({ clearWaitMs });
