@@ -1,11 +1,14 @@
 /**
  * Clears of namespaces, tags and everything, and what keeps them from being
- * lost. A clear the store did not take leaves its targets pending: this
- * process serves them uncached (a pending namespace: its reads; a pending
- * tag: reads of entries that carry it; a pending clear of everything: every
- * read) and retries the clear in the background until it lands. Clears of
- * the last minute are applied again when the store reconnects (a failover
- * may have lost them).
+ * lost. A clear that finds the store disconnected (its client reconnecting)
+ * first waits up to clearWaitMs for it to come back and tries again, so a
+ * short outage does not let other instances serve old data after the
+ * mutation's response. A clear the store still did not take leaves its
+ * targets pending: this process serves them uncached (a pending namespace:
+ * its reads; a pending tag: reads of entries that carry it; a pending clear
+ * of everything: every read) and retries the clear in the background until
+ * it lands. Clears of the last minute are applied again when the store
+ * reconnects (a failover may have lost them).
  *
  * Each clear carries a sequence number, and a namespace stays pending until
  * a clear at least as new as its newest wanted one succeeds: a late success
@@ -145,7 +148,7 @@ export class Clears {
     const wanted = this.wantedOf(targets, sequence);
     this.forget(targets);
     try {
-      await this.gate.call('clear', () => this.clearAndPublish(targets));
+      await this.gate.callOnceConnected('clear', () => this.clearAndPublish(targets), this.settings.clearWaitMs);
       this.decisions.cleared(targets, true);
       this.settled(wanted);
       return true;

@@ -20,6 +20,8 @@ export interface CacheSettings {
   prefix: string;
   ttlMs: number;
   timeoutMs: number;
+  /** How long a clear that finds the store disconnected waits for it to come back (0: not at all). */
+  clearWaitMs: number;
   header: string | false;
   logger: Logger;
   /** Whether the user gave the logger (then debug lines go to it even without isLevelEnabled). */
@@ -130,7 +132,7 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
+const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'clearWaitMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -208,6 +210,11 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
   }
 
+  const clearWaitMs = o.clearWaitMs ?? 1000;
+  if (typeof clearWaitMs !== 'number' || !Number.isFinite(clearWaitMs) || clearWaitMs < 0) {
+    fail('clearWaitMs', `must be a non-negative number of milliseconds (got ${JSON.stringify(clearWaitMs)})`);
+  }
+
   let hosts: string[] | undefined;
   if (o.hosts !== undefined) {
     if (!Array.isArray(o.hosts) || o.hosts.length === 0 || !o.hosts.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
@@ -225,6 +232,7 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     prefix,
     ttlMs: o.ttl === undefined ? 60_000 : parseDuration('ttl', o.ttl, { allowZero: false }),
     timeoutMs: o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs),
+    clearWaitMs,
     header,
     logger: o.logger ?? consoleLogger,
     loggerGiven: o.logger !== undefined,

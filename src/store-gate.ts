@@ -3,6 +3,9 @@
  * timer per duration, deadline-queue.ts), skipped while the store is known
  * down, the circuit open or too many calls are still waiting, counted and
  * logged when it fails (one warning when trouble starts, not one per request).
+ * A reconnect closes the breaker. A clear may instead wait a bounded time for a reconnecting store
+ * (callOnceConnected): a clear that never reached the store cannot be seen
+ * by other instances.
  */
 import { performance } from 'node:perf_hooks';
 import { CircuitBreaker } from './circuit-breaker';
@@ -21,6 +24,8 @@ export interface CallOptions {
   timeoutMs?: number;
   namespace?: string;
   label?: string;
+  /** Skip the breaker: the store just reconnected, and the breaker's failures were refusals while it was away. */
+  skipBreaker?: boolean;
 }
 
 /** Bounded store calls of one cache. */
@@ -34,10 +39,14 @@ export class StoreGate {
 
   constructor(private readonly settings: CacheSettings, private readonly store: Store, private readonly decisions: Decisions) {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
+    // The failures that opened the breaker were (mostly) refusals while the connection was away; it is back, so the
+    // store gets its chance at once. Otherwise clears fail for up to cooldownMs after a reconnect while other
+    // instances already cache again, and they serve what those clears should have retired.
+    store.onReconnect(() => this.breaker?.success());
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label }: CallOptions = {}): Promise<T> {
+  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label, skipBreaker }: CallOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
     const observer = this.decisions.observer;
     // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
@@ -50,7 +59,7 @@ export class StoreGate {
       });
     }
     if (!this.store.isReady()) return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'), namespace, label);
-    if (this.breaker && !this.breaker.allow()) return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
+    if (this.breaker && !skipBreaker && !this.breaker.allow()) return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
     if (this.pendingCalls >= MAX_PENDING_STORE_CALLS) {
       return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`), namespace, label);
     }
@@ -87,6 +96,33 @@ export class StoreGate {
         },
       );
     });
+  }
+
+  /**
+   * A call that, when it fails while the store is not connected (its client
+   * is reconnecting), waits up to waitMs from that failure for the store to
+   * come back and makes the call again, each attempt bounded by timeoutMs.
+   * So it settles within timeoutMs + waitMs + timeoutMs. A store that is
+   * connected but slow or failing is not waited for: that failure is final.
+   */
+  async callOnceConnected<T>(operation: string, op: () => Promise<T>, waitMs: number): Promise<T> {
+    try {
+      return await this.call(operation, op);
+    } catch (first) {
+      let failure = first;
+      const deadline = performance.now() + waitMs;
+      while (!this.closed && !this.store.inProcess && !this.store.isReady()) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0 || !(await this.store.whenReady(remaining))) break;
+        try {
+          // The refusals while the store was away may have opened the breaker; the reconnect is the evidence it lacks.
+          return await this.call(operation, op, { skipBreaker: true });
+        } catch (err) {
+          failure = err;
+        }
+      }
+      throw failure;
+    }
   }
 
   private refuse<T>(err: CacheStoreError, namespace: string | undefined, label: string | undefined): Promise<T> {

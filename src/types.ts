@@ -27,6 +27,15 @@ export interface CacheOptions {
   ttl?: Duration;
   /** Longest a request waits on the store before it is served uncached. @default 100 */
   timeoutMs?: number;
+  /**
+   * How long a mutation's clear waits for a store whose connection is down
+   * (the client reconnecting) to come back, before the response leaves
+   * uncleared: a reconnect shorter than this keeps read-your-writes across
+   * instances. The response is held at most timeoutMs + clearWaitMs +
+   * timeoutMs; 0 never waits. A store that is connected but slow is not waited for.
+   * @default 1000
+   */
+  clearWaitMs?: number;
   /** Response header naming what the cache did, or false for none. @default 'X-Cache' */
   header?: string | false;
   /** Where decisions and store trouble are logged. @default warnings and errors to the console */

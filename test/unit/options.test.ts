@@ -22,7 +22,8 @@ describe('durations', function () {
 describe('options', function () {
   it('fills the defaults of API.md', function () {
     const s = parseCacheOptions(undefined);
-    expect(s).to.include({ prefix: 'cache', ttlMs: 60_000, timeoutMs: 100, header: 'X-Cache' });
+    expect(s).to.include({ prefix: 'cache', ttlMs: 60_000, timeoutMs: 100, clearWaitMs: 1000, header: 'X-Cache' });
+    expect(parseCacheOptions({ clearWaitMs: 0 }).clearWaitMs, 'clearWaitMs 0: never wait').to.equal(0);
     const r = parseRouteOptions({ namespace: 'n' });
     expect(r.staleTtlMs).to.equal(0);
     expect([...r.statuses]).to.deep.equal([200]);
@@ -33,7 +34,8 @@ describe('options', function () {
     ['ttl', { ttl: 'soon' }], ['ttl', { ttl: 0 }], ['timeoutMs', { timeoutMs: 0 }], ['timeoutMs', { timeoutMs: NaN }],
     ['prefix', { prefix: '' }], ['prefix', { prefix: 'a{b' }], ['header', { header: 123 }], ['header', { header: 'bad header' }],
     ['redis', { redis: {} }], ['logger', { logger: { info() {} } }], ['jitter', { jitter: 1 }], ['colour', { colour: 'red' }],
-    ['breaker.failures', { breaker: { failures: 0 } }],
+    ['breaker.failures', { breaker: { failures: 0 } }], ['clearWaitMs', { clearWaitMs: -1 }], ['clearWaitMs', { clearWaitMs: '1s' }],
+    ['clearWaitMs', { clearWaitMs: Infinity }],
   ];
   for (const [name, options] of cacheCases) {
     it(`createCache throws a TypeError naming "${name}" for ${JSON.stringify(options)}`, function () {
