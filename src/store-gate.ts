@@ -3,9 +3,9 @@
  * timer per duration, deadline-queue.ts), skipped while the store is known
  * down, the circuit open or too many calls are still waiting, counted and
  * logged when it fails (one warning when trouble starts, not one per request).
- * A reconnect closes the breaker. A clear may instead wait a bounded time for a reconnecting store
- * (callOnceConnected): a clear that never reached the store cannot be seen
- * by other instances.
+ * A reconnect closes the breaker. A clear may wait a bounded time for a
+ * reconnecting store (callOnceConnected): a clear that never reached the
+ * store cannot be seen by other instances.
  */
 import { performance } from 'node:perf_hooks';
 import { CircuitBreaker } from './circuit-breaker';
