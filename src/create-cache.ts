@@ -10,7 +10,7 @@ import { AppClient } from './internal-request';
 import { L1Tier } from './l1-tier';
 import { createMetricsObserver } from './metrics';
 import { createInvalidate } from './invalidate';
-import { checkNamespaceList, parseCacheOptions, parseWarmupArguments, type WarmupSettings } from './options';
+import { checkNamespaceList, checkTagList, fail, parseCacheOptions, parseWarmupArguments, type WarmupSettings } from './options';
 import { PeriodicWarmups } from './periodic-warmup';
 import { createRoute } from './route';
 import { MemoryStore } from './stores/memory-store';
@@ -44,6 +44,15 @@ export function createCache(options?: CacheOptions): Cache {
     async invalidateNamespaces(namespaces) {
       checkNamespaceList(namespaces, 'namespaces');
       await engine.clears.clear(namespaces);
+    },
+    async invalidateTags(tags, options) {
+      checkTagList(tags, 'tags', { allowEmpty: true, perEntry: false });
+      const soft = options?.soft ?? false;
+      if (typeof soft !== 'boolean') fail('soft', `must be a boolean (got ${JSON.stringify(soft)})`);
+      await engine.clears.clear([], { tags, soft });
+    },
+    async invalidateAll() {
+      await engine.clears.clear([], { all: true });
     },
     warmup(app, targets, warmupOptions) {
       let parsed: WarmupSettings;

@@ -48,6 +48,23 @@ export class Decisions {
     if (this.debugEnabled()) this.settings.logger.debug({ namespace, key, reason }, `express-cache-aside: not stored: ${reason}`);
   }
 
+  /** Counts a clear: what it covered, and whether the store took it (else it is retried, and counted again when the retry lands). */
+  cleared(targets: { namespaces: readonly string[]; tags: readonly string[]; all: boolean; soft?: boolean }, ok: boolean): void {
+    const clears = this.counter.clears;
+    if (!ok) clears.failed++;
+    else {
+      clears.namespaces += targets.namespaces.length;
+      clears.tags += targets.tags.length;
+      if (targets.all) clears.all++;
+      if (targets.soft) clears.soft++;
+    }
+    const observer = this.observer;
+    if (observer?.clear === undefined) return;
+    if (targets.namespaces.length > 0) observer.clear('namespace', targets.namespaces.length, ok);
+    if (targets.tags.length > 0) observer.clear('tag', targets.tags.length, ok);
+    if (targets.all) observer.clear('all', 1, ok);
+  }
+
   /** Counts a background refresh that ran. */
   refreshed(): void {
     this.counter.refreshes++;

@@ -7,38 +7,44 @@
  * the order of a miss lives in fill-runner.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { uniqueToken } from './tokens';
-import { Clears } from './clears';
+import { Clears, type ClearTargets } from './clears';
 import { Decisions } from './decisions';
 import type { CacheStoreError } from './errors';
-import { entryState, freshUntil, isEnvelope } from './entry-codec';
+import { entryState, freshUntil, isEnvelope, staleUntil } from './entry-codec';
 import type { L1Tier } from './l1-tier';
 import { encodePart } from './keys';
 import type { CacheObserver } from './metrics';
 import type { CacheSettings } from './options';
 import { StoreGate, type CallOptions } from './store-gate';
-import type { LockKind, Store } from './stores/store';
+import { uniqueEncodedTags } from './stores/entry-header';
+import type { EntryLookup, FillTicket, LockKind, Store } from './stores/store';
 import type { BypassReason } from './types';
 
-/** What a lookup saw of the namespace: its generation (null when it has none) and the in-process tier sequence taken before it (0 without the tier). */
+/** What a lookup saw: the store's fill ticket (null when its records are absent) and the in-process tier sequence taken before it (0 without the tier). */
 export interface Seen {
-  generation: Buffer | null;
+  ticket: FillTicket | null;
   seq: number;
 }
 
 /**
  * What a lookup found, one literal per state (the model is lru-cache's Status):
- * a fresh or stale entry, a miss (with whether another process holds the fill
- * lock, when asked), or why the store was not used.
+ * a fresh or stale entry (with its encoded tags), a miss (with the fill it
+ * got ready in the same round trip, when asked: the lock taken, or held by
+ * another process), or why the store was not used.
  */
 export type Lookup =
-  | (Seen & { state: 'hit' | 'stale'; payload: Buffer; locked: boolean })
-  | (Seen & { state: 'miss'; locked: boolean })
+  | (Seen & { state: 'hit' | 'stale'; payload: Buffer; tags: readonly string[] })
+  | (Seen & { state: 'miss'; locked: boolean; prepared: PreparedFill | undefined })
   | { state: 'bypass'; reason: BypassReason };
 
-/** Where a fill writes: the generation it saw, the tier sequence of its lookup, and the fill lock if it took one (null: not taken). */
+/** A lookup that used the store: a hit, a stale entry or a miss. */
+export type Found = Exclude<Lookup, { state: 'bypass' }>;
+
+/** Where a fill writes: the ticket it got ready under, the tier sequence of its lookup, and the fill lock if it took one (null: not taken). */
 export interface FillTarget {
-  generation: Buffer;
+  ticket: FillTicket;
   seq: number;
   token: string | null;
 }
@@ -46,7 +52,8 @@ export interface FillTarget {
 /**
  * How getting a fill ready ended: an entry landed since the lookup missed
  * (serve it), the fill lock taken (`locked`) or held by another process
- * (`wait`), no lock asked for (`ready`), or the store failed (`failed`: nothing is written).
+ * (`wait`), no lock asked for or none to take (`ready`), or the store failed
+ * (`failed`: nothing is written).
  */
 export type PreparedFill =
   | { state: 'landed'; payload: Buffer; target: FillTarget & { token: null } }
@@ -65,6 +72,17 @@ export interface EngineParts {
   observer?: CacheObserver;
 }
 
+/** Options of Engine.lookup. */
+export interface LookupOptions {
+  /** On a miss, get the fill ready in the same round trip (records, fill lock): the request will fill the entry. */
+  fill?: boolean;
+  /** Metrics label. */
+  label?: string;
+}
+
+/** Entries whose shape (with or without tags) this process remembers, to pick the cheaper lookup. */
+const EXPECTED_ENTRIES = 10_000;
+
 const POLL_INTERVAL_MS = 25;
 
 function bypass(reason: BypassReason): Lookup {
@@ -76,18 +94,29 @@ function bypassReason(err: unknown): BypassReason {
   return code === 'ECACHE_TIMEOUT' ? 'timeout' : code === 'ECACHE_CIRCUIT_OPEN' ? 'circuit-open' : 'error';
 }
 
-/** A fill running in this process: the generation its lookup saw and the one its prepare step returned. */
+/** A fill running in this process: the ticket its lookup saw and the one it was prepared under. */
 interface InFlightFill {
-  seen: Buffer | null;
-  prepared: Buffer | null;
+  seen: FillTicket | null;
+  prepared: FillTicket | null;
   result: Promise<unknown>;
 }
 
-function sameGeneration(a: Buffer | null, b: Buffer | null): boolean {
-  return a === null || b === null ? a === b : a.equals(b);
+/** Same generations and same clear clock: no clear of any kind came between the two. */
+function sameTicket(a: FillTicket | null, b: FillTicket | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.generation === b.generation && a.allGeneration === b.allGeneration && a.clock === b.clock;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** The fill a lookup got ready in its round trip: the lock taken, or held by another process (then wait for its entry). */
+function preparedBy(found: EntryLookup, token: string | undefined, seq: number): PreparedFill | undefined {
+  const ticket = found.ticket;
+  if (ticket === null || found.status !== 'miss') return undefined;
+  if (found.lock === 'taken' && token !== undefined) return { state: 'locked', target: { ticket, seq, token } };
+  if (found.lock === 'busy') return { state: 'wait', target: { ticket, seq, token: null } };
+  return undefined;
+}
 
 /** The engine of one cache. */
 export class Engine {
@@ -102,6 +131,19 @@ export class Engine {
   private readonly inflight = new Map<string, InFlightFill>();
   private readonly pendingWrites = new Set<Promise<unknown>>();
   private readonly backgroundTimeoutMs: number;
+  /**
+   * Entries this process recently saw present, with or without tags: a hit expected on an entry without
+   * tags reads it with the store's cheapest call (Redis: one MGET), any other lookup with the one that also
+   * checks tags and gets a miss's fill ready. A wrong guess costs one more round trip, for that lookup only.
+   */
+  private readonly expected = new LRUCache<string, 'plain' | 'tagged'>({ max: EXPECTED_ENTRIES });
+  /**
+   * How long a record created by a miss lives unless the fill's write extends it: the longest a first fill
+   * of a namespace may run and still be stored, and how long a miss whose answer is not stored (a 404 scan)
+   * leaves a key behind. Twice the lock's lifetime (at least a second): a fill that outlived its lock twice
+   * over has been repeated by other requests anyway.
+   */
+  readonly fillTtlMs: number;
   closed = false;
 
   constructor(readonly settings: CacheSettings, readonly store: Store, { l1, observer }: EngineParts = {}) {
@@ -110,10 +152,11 @@ export class Engine {
     this.gate = new StoreGate(settings, store, this.decisions);
     // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
     this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
-    this.clears = new Clears(settings, store, this.gate, this.backgroundTimeoutMs, (namespaces) => {
-      this.forgetFills(namespaces);
-      this.l1?.drop(namespaces);
-    }, l1);
+    this.fillTtlMs = Math.max(2 * settings.lockTtlMs, 1000);
+    this.clears = new Clears(settings, store, this.gate, this.backgroundTimeoutMs, (targets) => {
+      this.forgetFills(targets);
+      this.l1?.drop(targets);
+    }, l1, this.decisions);
   }
 
   /** Runs a store call through the gate: bounded, counted, never while the store is known down. */
@@ -128,69 +171,105 @@ export class Engine {
     return l1.get(namespace, key, Date.now());
   }
 
-  /** Looks an entry up in the store (callers ask the in-process tier first, with peek); never rejects. */
-  async lookup(namespace: string, key: string, withLock = false, label?: string): Promise<Lookup> {
+  /**
+   * Looks an entry up in the store (callers ask the in-process tier first, with peek); never rejects. With
+   * `fill`, a miss also gets its fill ready in the same round trip (records, the fill lock).
+   */
+  async lookup(namespace: string, key: string, { fill = false, label }: LookupOptions = {}): Promise<Lookup> {
     if (this.closed) return bypass('closed');
     if (this.clears.isPending(namespace)) return bypass('pending-clear');
     // The tier itself was already asked (peek); here it only tags the lookup so a racing clear wins.
     const l1 = this.l1;
     const seq = l1 !== undefined && l1.usable ? l1.seq() : 0;
-    let found;
+    const id = `${encodePart(namespace)}:${key}`;
+    const expected = this.expected.get(id);
+    const token = fill ? uniqueToken() : undefined;
+    const options = {
+      fill: fill ? { lockToken: token, lockTtlMs: this.settings.lockTtlMs, fillTtlMs: this.fillTtlMs } : undefined,
+      expectPlain: expected === 'plain',
+    };
+    let found: EntryLookup;
     try {
-      found = await this.gate.call('lookup', () => this.store.lookup(namespace, key, withLock), { namespace, label });
+      found = await this.gate.call('lookup', () => this.store.lookupEntry(namespace, key, options), { namespace, label });
     } catch (err) {
+      this.releaseAfterTimeout(err, namespace, key, token);
       return bypass(bypassReason(err));
     }
+    const ticket = found.ticket;
     const payload = found.payload;
-    if (payload !== null && isEnvelope(payload)) {
-      const now = Date.now();
-      const state = entryState(payload, now);
-      if (state === 'hit' && seq !== 0 && l1 !== undefined) l1.set(namespace, key, payload, seq, freshUntil(payload), now);
-      if (state !== 'miss') return { state, payload, generation: found.generation, locked: found.locked, seq };
+    if (found.status === 'miss' || payload === null) {
+      if (expected !== undefined) this.expected.delete(id);
+      return { state: 'miss', ticket, seq, locked: found.lock !== 'free', prepared: preparedBy(found, token, seq) };
     }
-    return { state: 'miss', generation: found.generation, locked: found.locked, seq };
+    // A clear of one of its tags has not reached the store: served around the cache until it does.
+    if (found.tags.length > 0 && this.clears.tagsPending(found.tags)) return bypass('pending-clear');
+    const shape = found.tags.length > 0 ? 'tagged' : 'plain';
+    if (expected !== shape) this.expected.set(id, shape);
+    if (isEnvelope(payload)) {
+      const now = Date.now();
+      let state = entryState(payload, now);
+      // Soft-cleared: served stale while one refresh runs, within the entry's staleTtl; without one, a miss.
+      if (found.status === 'soft-cleared' && state !== 'miss') state = staleUntil(payload) > freshUntil(payload) ? 'stale' : 'miss';
+      if (state === 'hit' && seq !== 0 && l1 !== undefined) l1.set(namespace, key, payload, seq, freshUntil(payload), now, found.tags);
+      if (state !== 'miss') return { state, payload, ticket, seq, tags: found.tags };
+    }
+    // Present in the store but expired or soft-cleared: a miss, with no fill lock taken (the store takes it only when absent).
+    return { state: 'miss', ticket, seq, locked: false, prepared: undefined };
+  }
+
+  /** A timeout is the client's view: a lock may have been taken in the store all the same. Released in the background. */
+  private releaseAfterTimeout(err: unknown, namespace: string, key: string, token: string | undefined): void {
+    if (token !== undefined && (err as CacheStoreError).code === 'ECACHE_TIMEOUT') this.unlock(namespace, key, 'fill', token);
   }
 
   /**
-   * Gets a fill ready: the generation to write under and, withLock, the
-   * cross-process fill lock, or an entry that landed since the lookup
-   * missed; never rejects.
+   * Gets a fill ready when its lookup did not: the ticket to write under and, withLock, the cross-process
+   * fill lock, or an entry that landed since the lookup missed; never rejects.
    */
   async prepareFill(namespace: string, key: string, withLock: boolean, seq: number, label?: string): Promise<PreparedFill> {
     const token = withLock ? uniqueToken() : undefined;
-    let prepared;
+    const options = { fill: { lockToken: token, lockTtlMs: this.settings.lockTtlMs, fillTtlMs: this.fillTtlMs } };
+    let found: EntryLookup;
     try {
-      const prepare = () => this.store.prepareFill(namespace, key, token, this.settings.lockTtlMs);
-      prepared = await this.gate.call('prepare', prepare, { namespace, label });
+      found = await this.gate.call('prepare', () => this.store.lookupEntry(namespace, key, options), { namespace, label });
     } catch (err) {
-      // A timeout is the client's view: the lock may have been taken in the store all the same. Release it
-      // in the background, or the next request waits lockWaitMs for a fill that never comes.
-      if (token !== undefined && (err as CacheStoreError).code === 'ECACHE_TIMEOUT') this.unlock(namespace, key, 'fill', token);
+      this.releaseAfterTimeout(err, namespace, key, token);
       return { state: 'failed', reason: bypassReason(err) };
     }
-    const { generation, locked, payload } = prepared;
-    if (payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit') {
-      return { state: 'landed', payload, target: { generation, seq, token: null } };
+    const ticket = found.ticket;
+    if (ticket === null) return { state: 'failed', reason: 'error' };
+    const payload = found.payload;
+    if (found.status === 'hit' && payload !== null && isEnvelope(payload) && entryState(payload, Date.now()) === 'hit') {
+      return { state: 'landed', payload, target: { ticket, seq, token: null } };
     }
-    if (token !== undefined && locked) return { state: 'locked', target: { generation, seq, token } };
-    return { state: withLock ? 'wait' : 'ready', target: { generation, seq, token: null } };
+    return preparedBy(found, token, seq) ?? { state: 'ready', target: { ticket, seq, token: null } };
   }
 
   /**
-   * Writes an entry in the background under the generation its fill saw, and
-   * releases the fill's lock in the same round trip; resolves whether it was
-   * stored, never rejects.
+   * Writes an entry in the background under the ticket its fill got ready,
+   * with its tags, and releases the fill's lock in the same round trip;
+   * resolves whether it was stored, never rejects.
    */
-  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number, label?: string): Promise<boolean> {
-    const generation = fill.generation;
+  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number, tags: readonly string[], label?: string): Promise<boolean> {
     const release = fill.token ?? undefined;
-    const write = () => this.store.write(namespace, key, generation, payload, ttlMs, release);
+    const encodedTags = uniqueEncodedTags(tags);
+    // A clear this process could not deliver covers it: the store cannot refuse a fill that raced it, so it is not written.
+    if (this.clears.isPending(namespace) || (encodedTags.length > 0 && this.clears.tagsPending(encodedTags))) {
+      if (release !== undefined) this.unlock(namespace, key, 'fill', release);
+      this.decisions.notStored(namespace, key, 'cleared while filling');
+      return Promise.resolve(false);
+    }
+    const options = { ttlMs, tags, releaseToken: release, fillTtlMs: this.fillTtlMs };
+    const write = () => this.store.writeEntry(namespace, key, fill.ticket, payload, options);
     const pending = this.gate.call('write', write, { timeoutMs: this.backgroundTimeoutMs, namespace, label }).then(
-      (written) => {
+      (outcome) => {
+        const written = outcome === 'stored';
         // Into the in-process tier only once the store took it under its generation: a fill begun before
         // another process's clear is refused by the store, and so never served from this tier either.
-        if (written && fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now());
-        if (!written) this.decisions.notStored(namespace, key, 'cleared while filling');
+        if (written) {
+          this.expected.set(`${encodePart(namespace)}:${key}`, encodedTags.length > 0 ? 'tagged' : 'plain');
+          if (fill.seq !== 0) this.l1?.set(namespace, key, payload, fill.seq, freshUntil(payload), Date.now(), encodedTags);
+        } else this.decisions.notStored(namespace, key, 'cleared while filling');
         return written;
       },
       () => false,
@@ -238,9 +317,9 @@ export class Engine {
     const deadline = Date.now() + this.settings.lockWaitMs;
     while (Date.now() < deadline) {
       await sleep(Math.min(POLL_INTERVAL_MS, Math.max(1, deadline - Date.now())));
-      const found = await this.lookup(namespace, key, true, label);
+      const found = await this.lookup(namespace, key, { label });
       if (found.state === 'hit' || found.state === 'stale') return found.payload;
-      if (found.state === 'bypass' || !found.locked) return null;
+      if (found.state === 'bypass' || (found.state === 'miss' && !found.locked)) return null;
     }
     this.decisions.lockWaitTimedOut();
     return null;
@@ -248,20 +327,20 @@ export class Engine {
 
   /**
    * Runs `fill` once per entry in this process: a concurrent caller shares
-   * the running fill's promise if it saw the generation that fill saw or was
+   * the running fill's promise if it saw the ticket that fill saw or was
    * prepared under (`fill` reports it through `prepared`). A caller that saw
-   * another generation (another process cleared the namespace) never joins
-   * it: it starts its own fill, which later callers join.
+   * another ticket (another process cleared the namespace, a tag, or
+   * everything) never joins it: it starts its own fill, which later callers join.
    */
-  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, seen: Buffer | null, fill: (prepared: (generation: Buffer) => void) => Promise<T>): { leader: boolean; result: Promise<T> } {
+  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, seen: FillTicket | null, fill: (prepared: (ticket: FillTicket) => void) => Promise<T>): { leader: boolean; result: Promise<T> } {
     const id = `${encodePart(namespace)}:${kind}:${key}`;
     const running = this.inflight.get(id);
-    if (running && (sameGeneration(running.seen, seen) || sameGeneration(running.prepared, seen))) {
+    if (running && (sameTicket(running.seen, seen) || sameTicket(running.prepared, seen))) {
       // Every fill of one kind is made by one front end through the fill runner, so a running one has this T.
       return { leader: false, result: running.result as Promise<T> };
     }
     const entry: InFlightFill = { seen, prepared: null, result: Promise.resolve() };
-    const result = fill((generation) => { entry.prepared = generation; }).finally(() => {
+    const result = fill((ticket) => { entry.prepared = ticket; }).finally(() => {
       if (this.inflight.get(id) === entry) this.inflight.delete(id);
     });
     entry.result = result;
@@ -269,9 +348,13 @@ export class Engine {
     return { leader: true, result };
   }
 
-  /** A fill that began before a clear must not be shared with requests that come after it. */
-  private forgetFills(namespaces: readonly string[]): void {
+  /** A fill that began before a clear must not be shared with requests that come after it (tags are known only after a fill: all of them). */
+  private forgetFills({ namespaces, tags, all }: ClearTargets): void {
     if (this.inflight.size === 0) return;
+    if (all || tags.length > 0) {
+      this.inflight.clear();
+      return;
+    }
     const prefixes = namespaces.map((namespace) => `${encodePart(namespace)}:`);
     for (const id of this.inflight.keys()) if (prefixes.some((p) => id.startsWith(p))) this.inflight.delete(id);
   }

@@ -5,7 +5,8 @@
  * order of lock, re-check, wait, produce and write or release lives here,
  * so a change to the protocol lands once.
  */
-import type { Engine, FillTarget, Seen } from './engine';
+import type { Engine, FillTarget, PreparedFill, Seen } from './engine';
+import type { FillTicket } from './stores/store';
 import type { BypassReason } from './types';
 
 /** An answer that may be stored, or why it is not stored. */
@@ -18,6 +19,8 @@ export type Produced =
     stored?: Promise<Buffer>;
     /** How long the store keeps the entry: fresh plus stale lifetime. */
     ttlMs: number;
+    /** Tags the entry carries (validated). */
+    tags?: readonly string[];
   }
   /** Not stored. `backOff`: the origin failed (or answered something unstorable), so a refresh waits before trying again. */
   | { state: 'skip'; backOff: boolean };
@@ -30,8 +33,10 @@ export interface FillContext {
   readonly kind: 'response' | 'value';
   /** Metrics label of the decisions and store calls. */
   readonly label: string | undefined;
-  /** The generation and in-process tier sequence the lookup saw (generation null: the namespace had none). */
+  /** The ticket and in-process tier sequence the lookup saw (ticket null: the store's records were absent). */
   readonly seen: Readonly<Seen>;
+  /** The fill the lookup got ready in its own round trip (lock taken, or held by another process), if it did. */
+  readonly prepared?: PreparedFill;
   /** Whether an entry found in the store is of this front end's kind (a response, a value). */
   accepts(payload: Buffer): boolean;
   /**
@@ -62,9 +67,9 @@ export type Written =
 export async function produceAndWrite(engine: Engine, ctx: FillContext, target: FillTarget | undefined): Promise<Written> {
   const produced = await ctx.produce();
   if (produced.state === 'skip') return produced;
-  const { payload, stored, ttlMs } = produced;
+  const { payload, stored, ttlMs, tags = [] } = produced;
   if (target === undefined) return { state: 'entry', payload, written: Promise.resolve(false) };
-  const write = (bytes: Buffer): Promise<boolean> => engine.write(ctx.namespace, ctx.key, target, bytes, ttlMs, ctx.label);
+  const write = (bytes: Buffer): Promise<boolean> => engine.write(ctx.namespace, ctx.key, target, bytes, ttlMs, tags, ctx.label);
   return { state: 'entry', payload, written: stored ? stored.then(write, () => write(payload)) : write(payload) };
 }
 
@@ -74,12 +79,13 @@ export async function produceAndWrite(engine: Engine, ctx: FillContext, target: 
  * wait serves what the lock holder makes, and a fill that writes nothing
  * releases the lock so waiters stop waiting.
  */
-async function lead(engine: Engine, ctx: FillContext, preparedUnder: (generation: Buffer) => void): Promise<MissOutcome> {
+async function lead(engine: Engine, ctx: FillContext, preparedUnder: (ticket: FillTicket) => void): Promise<MissOutcome> {
   const { namespace, key } = ctx;
-  // Lock and re-check in one round trip: another process may have filled the entry since our lookup missed.
-  const prepared = await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
-  // Callers that see the generation this fill writes under may join it (its producing starts after this point).
-  if (prepared.state !== 'failed') preparedUnder(prepared.target.generation);
+  // Usually the lookup took the lock in its own round trip. Otherwise lock and re-check in one round trip:
+  // another process may have filled the entry since our lookup missed.
+  const prepared = ctx.prepared ?? await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
+  // Callers that see the ticket this fill writes under may join it (its producing starts after this point).
+  if (prepared.state !== 'failed') preparedUnder(prepared.target.ticket);
   if (prepared.state === 'landed' && ctx.accepts(prepared.payload)) return { state: 'shared', payload: prepared.payload };
   if (prepared.state === 'failed') {
     // The store failed (a timeout, say): like any store failure, answered around the cache (BYPASS), nothing written;
@@ -112,18 +118,20 @@ async function lead(engine: Engine, ctx: FillContext, preparedUnder: (generation
  * 'alone' when it had none to share; a rejection of produce reaches every caller.
  */
 export async function runMiss(engine: Engine, ctx: FillContext): Promise<MissOutcome> {
-  // By the generation the lookup saw: a caller that has seen a newer generation never joins an older fill.
-  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, ctx.seen.generation, (prepared) => lead(engine, ctx, prepared));
+  // By the ticket the lookup saw: a caller that has seen a newer clear never joins an older fill.
+  const { leader, result } = engine.coalesce(ctx.kind, ctx.namespace, ctx.key, ctx.seen.ticket, (prepared) => lead(engine, ctx, prepared));
+  // A follower whose own lookup took the fill lock hands it back: the fill it joined is the one running.
+  if (!leader && ctx.prepared?.state === 'locked') engine.unlock(ctx.namespace, ctx.key, 'fill', ctx.prepared.target.token);
   const outcome = await result;
   if (leader || outcome.state !== 'produced') return outcome;
   // In-process followers share the leader's entry, never its answer: they answer themselves.
   return outcome.payload === null ? { state: 'alone' } : { state: 'shared', payload: outcome.payload };
 }
 
-/** A follower whose fill had nothing to share produces on its own, writing under the generation its lookup saw. */
+/** A follower whose fill had nothing to share produces on its own, writing under the ticket its lookup saw. */
 export function produceAlone(engine: Engine, ctx: FillContext): Promise<Written> {
-  const generation = ctx.seen.generation;
-  return produceAndWrite(engine, ctx, generation ? { generation, seq: ctx.seen.seq, token: null } : undefined);
+  const ticket = ctx.seen.ticket;
+  return produceAndWrite(engine, ctx, ticket ? { ticket, seq: ctx.seen.seq, token: null } : undefined);
 }
 
 /** How a refresh ended: stored, not stored (lock released or held through the backoff), or the store was down. */
@@ -131,13 +139,13 @@ export type RefreshOutcome = 'refreshed' | 'not-stored' | 'store-down';
 
 /**
  * The refresh protocol, once its lock is held: write under the current
- * generation, then release the lock after the write (a success) or hold it
+ * ticket, then release the lock after the write (a success) or hold it
  * through the backoff (the origin failed), so one process refreshes an
  * entry and a failing origin is not hammered.
  */
 export async function runRefresh(engine: Engine, ctx: FillContext, token: string): Promise<RefreshOutcome> {
   const { namespace, key } = ctx;
-  // No lock here (the refresh lock is held): only the generation to write under.
+  // No fill lock here (the refresh lock is held): only the ticket to write under, read now, so after any soft clear.
   const prepared = await engine.prepareFill(namespace, key, false, 0, ctx.label);
   if (prepared.state === 'failed') return 'store-down';
   const target = prepared.target;

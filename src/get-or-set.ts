@@ -6,9 +6,9 @@
  * refreshed in the background; a store failure only means fetch is called.
  */
 import { decodeValue, encodeValue, isResponse } from './entry-codec';
-import type { Engine } from './engine';
+import type { Engine, Found } from './engine';
 import { createRefresher, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
-import { parseGetOrSetArguments } from './options';
+import { parseGetOrSetArguments, type GetOrSetSettings } from './options';
 import type { GetOrSetOptions } from './types';
 
 /** Cache-aside for data through an engine. */
@@ -17,12 +17,13 @@ export function createGetOrSet(engine: Engine) {
   const record = engine.decisions.recorder(undefined);
 
   /** Encodes a value as an entry; one v8 cannot clone is returned to the caller, just not cached. */
-  const encode = (namespace: string, key: string, value: unknown, ttlMs: number, staleMs: number): Produced => {
+  const encode = (namespace: string, key: string, value: unknown, settings: GetOrSetSettings): Produced => {
     const now = Date.now();
+    const { ttlMs, staleTtlMs: staleMs, tags } = settings;
     const freshMs = engine.freshMs(ttlMs);
     try {
       const payload = encodeValue(value, { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs });
-      return { state: 'entry', payload, ttlMs: freshMs + staleMs };
+      return { state: 'entry', payload, ttlMs: freshMs + staleMs, tags };
     } catch (err) {
       engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: getOrSet value cannot be serialized; not cached');
       return { state: 'skip', backOff: false };
@@ -30,23 +31,25 @@ export function createGetOrSet(engine: Engine) {
   };
 
   /** The fill context of one call; `fetched` keeps what fetch returned for the caller that ran it. */
-  const fillContext = <T>(namespace: string, key: string, seen: FillContext['seen'], fetch: () => T | Promise<T>, ttlMs: number, staleMs: number) => {
+  const fillContext = <T>(namespace: string, key: string, seen: Found | undefined, fetch: () => T | Promise<T>, settings: GetOrSetSettings) => {
     const ctx: FillContext & { fetched?: { value: T } } = {
-      namespace, key, seen, label: undefined, kind: 'value',
+      namespace, key, label: undefined, kind: 'value',
+      seen: { ticket: seen?.ticket ?? null, seq: seen?.seq ?? 0 },
+      prepared: seen?.state === 'miss' ? seen.prepared : undefined,
       accepts: (payload) => !isResponse(payload),
       produce: async () => {
         const value = await fetch();
         ctx.fetched = { value };
-        return encode(namespace, key, value, ttlMs, staleMs);
+        return encode(namespace, key, value, settings);
       },
     };
     return ctx;
   };
 
-  const refresh = <T>(namespace: string, key: string, fetch: () => T | Promise<T>, ttlMs: number, staleMs: number): void => {
+  const refresh = <T>(namespace: string, key: string, fetch: () => T | Promise<T>, settings: GetOrSetSettings): void => {
     startRefresh(namespace, key, async (token) => {
       try {
-        await runRefresh(engine, fillContext(namespace, key, { generation: null, seq: 0 }, fetch, ttlMs, staleMs), token);
+        await runRefresh(engine, fillContext(namespace, key, undefined, fetch, settings), token);
       } catch (err) {
         engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed; serving stale');
       }
@@ -54,14 +57,15 @@ export function createGetOrSet(engine: Engine) {
   };
 
   return async function getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
-    const { ttlMs, staleTtlMs: staleMs } = parseGetOrSetArguments(namespace, key, fetch, options, engine.settings.ttlMs);
+    const settings = parseGetOrSetArguments(namespace, key, fetch, options, engine.settings.ttlMs);
 
     const hot = engine.peek(namespace, key);
     if (hot !== undefined && !isResponse(hot)) {
       record.hit(namespace, key);
       return decodeValue<T>(hot);
     }
-    const found = await engine.lookup(namespace, key);
+    // A miss fills the entry: the lookup takes the fill lock in the same round trip.
+    const found = await engine.lookup(namespace, key, { fill: true });
     if (found.state === 'bypass') {
       record.bypass(namespace, found.reason, key);
       return fetch();
@@ -72,11 +76,11 @@ export function createGetOrSet(engine: Engine) {
         return decodeValue<T>(found.payload);
       }
       record.stale(namespace, key);
-      refresh(namespace, key, fetch, ttlMs, staleMs);
+      refresh(namespace, key, fetch, settings);
       return decodeValue<T>(found.payload);
     }
 
-    const ctx = fillContext(namespace, key, found, fetch, ttlMs, staleMs);
+    const ctx = fillContext(namespace, key, found, fetch, settings);
     const outcome = await runMiss(engine, ctx);
     switch (outcome.state) {
       case 'produced':

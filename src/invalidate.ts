@@ -1,6 +1,7 @@
 /**
  * `cache.invalidate`: the middleware for mutating routes. When the handler
- * answers 2xx, the namespaces are cleared before the first byte of the
+ * answers 2xx, the namespaces and tags are cleared (softly with `soft`)
+ * before the first byte of the
  * response leaves (write/end are held until the clear finishes, at most
  * timeoutMs), so a client that has the mutation's answer never reads stale
  * data. A failed mutation clears nothing; a clear the store could not take
@@ -8,7 +9,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Engine } from './engine';
-import { checkNamespaceList, parseInvalidateOptions } from './options';
+import { checkNamespaceList, checkTagList, parseInvalidateOptions } from './options';
 import type { InvalidateOptions } from './types';
 
 /** Builds the invalidate middleware; options are validated here, at mount time. */
@@ -16,11 +17,13 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
   const settings = parseInvalidateOptions(options);
   const logger = engine.settings.logger;
 
-  const namespacesFor = async (req: Request): Promise<string[]> => {
-    const value = settings.namespaces;
-    const namespaces = typeof value === 'function' ? await value(req) : value;
+  /** What this request clears: each option as given, or its function's result (checked like a static list, but may be empty). */
+  const targetsFor = async (req: Request): Promise<{ namespaces: string[]; tags: string[] }> => {
+    const { namespaces: n, tags: t } = settings;
+    const [namespaces, tags] = await Promise.all([typeof n === 'function' ? n(req) : n ?? [], typeof t === 'function' ? t(req) : t ?? []]);
     checkNamespaceList(namespaces, 'namespaces');
-    return namespaces;
+    checkTagList(tags, 'tags', { allowEmpty: true, perEntry: false, code: 'EOPTION_RESULT' });
+    return { namespaces, tags };
   };
 
   return function expressCacheAsideInvalidate(req: Request, res: Response, next: NextFunction): void {
@@ -46,9 +49,9 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
         return false;
       }
       state = 'clearing';
-      namespacesFor(req)
-        .then((namespaces) => engine.clears.clear(namespaces).then((cleared) => {
-          logger.debug({ namespaces, cleared }, 'express-cache-aside: invalidated');
+      targetsFor(req)
+        .then(({ namespaces, tags }) => engine.clears.clear(namespaces, { tags, soft: settings.soft }).then((cleared) => {
+          logger.debug({ namespaces: namespaces.length, tags: tags.length, cleared }, 'express-cache-aside: invalidated');
         }))
         .catch((err: unknown) => {
           engine.decisions.error(undefined, undefined);

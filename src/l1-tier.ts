@@ -21,14 +21,21 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Cluster, Redis } from 'ioredis';
-import { encodePart } from './keys';
+import type { ClearTargets } from './clears';
+import { encodePart, encodeTag } from './keys';
 import type { Logger } from './types';
 
 interface L1Entry {
   payload: Buffer;
   seq: number;
   expiresAt: number;
+  /** Encoded tags the entry carries. */
+  tags: readonly string[];
 }
+
+// Message lines: an encoded namespace (never holds ':' or starts with '!'), 't:' and an encoded tag, or '*' (everything).
+const TAG_LINE = 't:';
+const ALL_LINE = '*';
 
 /** Settings of the tier. */
 export interface L1Settings {
@@ -56,6 +63,8 @@ const ACK_MARK = '!';
 export class L1Tier {
   private readonly entries: LRUCache<string, L1Entry>;
   private readonly clearedAt: LRUCache<string, number>;
+  /** Per encoded tag, the sequence of its last clear. */
+  private readonly tagClearedAt: LRUCache<string, number>;
   private seqCounter = 0;
   /** Entries older than this are invalid: raised when a clear record is evicted or the subscription was lost. */
   private floor = 0;
@@ -81,6 +90,10 @@ export class L1Tier {
     this.clearedAt = new LRUCache<string, number>({
       max: 100_000,
       // Forgetting when a namespace was cleared must not make older entries valid again.
+      dispose: (seq) => { this.floor = Math.max(this.floor, seq); },
+    });
+    this.tagClearedAt = new LRUCache<string, number>({
+      max: 100_000,
       dispose: (seq) => { this.floor = Math.max(this.floor, seq); },
     });
     this.channel = `${prefix}:invalidations`;
@@ -133,33 +146,39 @@ export class L1Tier {
     const entry = this.entries.get(`${encoded}:${key}`);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now || entry.seq <= this.floor || entry.seq <= (this.clearedAt.get(encoded) ?? 0)) return undefined;
+    for (const tag of entry.tags) if (entry.seq <= (this.tagClearedAt.get(tag) ?? 0)) return undefined;
     return entry.payload;
   }
 
-  /** Keeps an entry found fresh by a lookup that started at `seq`, until `freshUntil` or the tier's ttl. */
-  set(namespace: string, key: string, payload: Buffer, seq: number, freshUntil: number, now: number): void {
+  /** Keeps an entry found fresh by a lookup that started at `seq`, with its encoded tags, until `freshUntil` or the tier's ttl. */
+  set(namespace: string, key: string, payload: Buffer, seq: number, freshUntil: number, now: number, tags: readonly string[] = []): void {
     const encoded = encodePart(namespace);
     if (!this.healthy || seq <= this.floor || seq <= (this.clearedAt.get(encoded) ?? 0)) return;
-    this.entries.set(`${encoded}:${key}`, { payload, seq, expiresAt: Math.min(freshUntil, now + this.settings.ttlMs) });
+    for (const tag of tags) if (seq <= (this.tagClearedAt.get(tag) ?? 0)) return;
+    this.entries.set(`${encoded}:${key}`, { payload, seq, expiresAt: Math.min(freshUntil, now + this.settings.ttlMs), tags });
   }
 
-  /** Drops namespaces locally, before their clear goes to the store. */
-  drop(namespaces: readonly string[]): void {
-    this.dropEncoded(namespaces.map(encodePart), false);
+  /** Drops namespaces, tags or everything locally, before their clear goes to the store. */
+  drop(targets: ClearTargets): void {
+    this.dropLines(toLines(targets), false);
   }
 
-  // Messages carry encoded namespaces (no newline can occur in one), so they are used as they come.
-  private dropEncoded(encoded: readonly string[], fromMessage: boolean): void {
+  // Messages carry encoded names (no newline can occur in one), so they are used as they come.
+  private dropLines(lines: readonly string[], fromMessage: boolean): void {
     const seq = ++this.seqCounter;
-    for (const namespace of encoded) this.clearedAt.set(namespace, seq);
-    if (fromMessage) this.logger.debug({ namespaces: encoded }, 'express-cache-aside: l1 dropped namespaces on a message');
+    for (const line of lines) {
+      if (line === ALL_LINE) this.floor = seq;
+      else if (line.startsWith(TAG_LINE)) this.tagClearedAt.set(line.slice(TAG_LINE.length), seq);
+      else this.clearedAt.set(line, seq);
+    }
+    if (fromMessage) this.logger.debug({ cleared: lines.length }, 'express-cache-aside: l1 dropped entries on a message');
   }
 
   // Any instance confirms a drop when asked, whatever its own mode, so instances can switch mode one at a time.
   private onClearMessage(message: string): void {
     const lines = message.split('\n');
     const request = lines[0]?.startsWith(ACK_MARK) ? lines.shift()!.slice(ACK_MARK.length) : undefined;
-    this.dropEncoded(lines, true);
+    this.dropLines(lines, true);
     if (request === undefined || !this.publisher) return;
     const space = request.indexOf(' ');
     if (space <= 0) return;
@@ -173,11 +192,13 @@ export class L1Tier {
     if (wait.received >= wait.expected) wait.done();
   }
 
-  /** Tells other instances to drop namespaces; in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed). */
-  async publish(namespaces: readonly string[]): Promise<void> {
+  /** Tells other instances to drop namespaces, tags or everything; in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed). */
+  async publish(targets: ClearTargets): Promise<void> {
     const publisher = this.publisher;
     if (!publisher) return;
-    const body = namespaces.map(encodePart).join('\n');
+    const lines = toLines(targets);
+    if (lines.length === 0) return;
+    const body = lines.join('\n');
     // Without our own subscription no confirmation could reach us: publish as in 'delivered' mode.
     if (this.settings.consistency !== 'acknowledged' || !this.healthy) {
       await publisher.publish(this.channel, body);
@@ -197,7 +218,7 @@ export class L1Tier {
       const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), this.settings.ackTimeoutMs ?? 50); });
       if (!(await Promise.race([confirmed, timedOut]))) {
         this.ackTimeouts++;
-        this.logger.warn({ namespaces: namespaces.length, confirmed: wait.received, receivers: wait.expected, waitedMs: this.settings.ackTimeoutMs },
+        this.logger.warn({ cleared: lines.length, confirmed: wait.received, receivers: wait.expected, waitedMs: this.settings.ackTimeoutMs },
           'express-cache-aside: l1 drop not confirmed by every instance in time; those may serve their copy until the message arrives');
       }
     } finally {
@@ -218,4 +239,12 @@ export class L1Tier {
       subscriber.disconnect();
     }
   }
+}
+
+/** The message lines of a clear. */
+function toLines({ namespaces, tags, all }: ClearTargets): string[] {
+  const lines = namespaces.map(encodePart);
+  for (const tag of tags) lines.push(TAG_LINE + encodeTag(tag));
+  if (all) lines.push(ALL_LINE);
+  return lines;
 }

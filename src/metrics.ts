@@ -15,6 +15,8 @@ export interface CacheObserver {
   decision(outcome: Outcome, label: string): void;
   /** One store round trip. */
   storeCall(operation: string, seconds: number, ok: boolean): void;
+  /** A clear of `count` namespaces or tags, or of everything, taken by the store or not (then retried). */
+  clear?(target: 'namespace' | 'tag' | 'all', count: number, ok: boolean): void;
 }
 
 /** The bounded label of a namespace: the part before the first ':' ('user:123' → 'user'). */
@@ -25,7 +27,7 @@ export function namespaceFamily(namespace: string): string {
 
 
 interface CounterLike {
-  labels(...values: string[]): { inc(): void };
+  labels(...values: string[]): { inc(value?: number): void };
 }
 interface HistogramLike {
   labels(...values: string[]): { observe(value: number): void };
@@ -83,6 +85,14 @@ export function createMetricsObserver(options: MetricsOptions & { prefix: string
     registers: [registry],
   });
 
+  const clearsName = `${prefix}clears_total`;
+  const clears = (registry.getSingleMetric(clearsName) as CounterLike | undefined) ?? new prom.Counter({
+    name: clearsName,
+    help: 'Namespaces and tags cleared, and clears of everything, by target and result (error: not taken by the store, retried)',
+    labelNames: ['target', 'result'],
+    registers: [registry],
+  });
+
   // Label children are looked up once per (outcome, family), not on every request.
   const children = new Map<string, { inc(): void }>();
   return {
@@ -97,6 +107,9 @@ export function createMetricsObserver(options: MetricsOptions & { prefix: string
     },
     storeCall(operation, seconds, ok) {
       duration.labels(operation, ok ? 'ok' : 'error').observe(seconds);
+    },
+    clear(target, count, ok) {
+      clears.labels(target, ok ? 'ok' : 'error').inc(count);
     },
   };
 }

@@ -8,6 +8,7 @@ import type { CompressionSettings } from './compression';
 import { CacheOptionError, type CacheOptionErrorCode } from './errors';
 import type { L1Settings } from './l1-tier';
 import type { MemoryStoreOptions } from './stores/memory-store';
+import { MAX_TAGS_PER_ENTRY } from './stores/store';
 import type { CacheOptions, FromRequest, GetOrSetOptions, InvalidateOptions, Logger, MetricsOptions, RouteOptions, WarmupOptions } from './types';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
@@ -54,11 +55,15 @@ export interface RouteSettings {
   vary: readonly string[];
   shared: boolean;
   metricsLabel: string | undefined;
+  /** Tags of every entry, or the function that gives them once the response is known; undefined: none. */
+  tags: RouteOptions['tags'];
 }
 
 /** Settings of one invalidating route after parsing. */
 export interface InvalidateSettings {
   namespaces: InvalidateOptions['namespaces'];
+  tags: InvalidateOptions['tags'];
+  soft: boolean;
 }
 
 const consoleLogger: Logger = {
@@ -241,7 +246,27 @@ function checkFromRequest(option: string, value: unknown, { required }: { requir
   if (typeof value !== 'string' || value === '') fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
 }
 
-const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel'] as const;
+const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel', 'tags'] as const;
+
+/**
+ * Checks a list of tags: an array of non-empty strings (data, never patterns), at most MAX_TAGS_PER_ENTRY
+ * distinct when they tag an entry; empty only where it may be computed (`allowEmpty`). Throws naming the option.
+ */
+export function checkTagList(tags: unknown, option: string, { allowEmpty, perEntry, code = 'EOPTION_INVALID' }: {
+  allowEmpty: boolean; perEntry: boolean; code?: CacheOptionErrorCode;
+}): asserts tags is string[] {
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) {
+    fail(option, `must be an array of non-empty strings (got ${JSON.stringify(tags)?.slice(0, 200)})`, code);
+  }
+  if (!allowEmpty && tags.length === 0) fail(option, 'must name at least one tag (an empty list tags nothing: leave the option out)', code);
+  if (perEntry && new Set(tags).size > MAX_TAGS_PER_ENTRY) fail(option, `may name at most ${MAX_TAGS_PER_ENTRY} distinct tags per entry (got ${new Set(tags).size})`, code);
+}
+
+/** A static list or a function: checked at mount time when static; a function's result is checked when it is called. */
+function checkTagsOption(value: unknown, option: string, perEntry: boolean): void {
+  if (value === undefined || typeof value === 'function') return;
+  checkTagList(value, option, { allowEmpty: false, perEntry });
+}
 
 /** Validates `cache.route` options. */
 export function parseRouteOptions(input: RouteOptions): RouteSettings {
@@ -263,7 +288,9 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
   if (o.shared !== undefined && typeof o.shared !== 'boolean') fail('shared', 'must be a boolean');
   if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === '')) fail('metricsLabel', 'must be a non-empty string');
   if (o.maxBodyBytes !== undefined) positiveNumber('maxBodyBytes', o.maxBodyBytes, { integer: true });
+  checkTagsOption(o.tags, 'tags', true);
   return {
+    tags: Array.isArray(o.tags) ? Object.freeze([...new Set(o.tags)]) as string[] : o.tags,
     namespace: o.namespace as FromRequest<string>,
     key: o.key,
     ttlMs: o.ttl === undefined ? undefined : parseDuration('ttl', o.ttl, { allowZero: false }),
@@ -277,17 +304,27 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
   };
 }
 
-/** Validates `cache.invalidate` options. */
+/** Validates `cache.invalidate` options: `namespaces`, `tags` or both, and `soft`. */
 export function parseInvalidateOptions(input: InvalidateOptions): InvalidateSettings {
   checkObject(input, 'cache.invalidate()');
-  checkKnown(input, ['namespaces'], 'cache.invalidate()');
-  const { namespaces } = input;
-  if (typeof namespaces === 'function') return { namespaces: namespaces as Exclude<InvalidateOptions['namespaces'], string[] | undefined> };
-  if (!Array.isArray(namespaces) || namespaces.length === 0) {
-    fail('namespaces', 'is required: a non-empty array of namespace strings or a function (req) => string[]', 'EOPTION_REQUIRED');
+  checkKnown(input, ['namespaces', 'tags', 'soft'], 'cache.invalidate()');
+  const { namespaces, tags, soft } = defined(input) as InvalidateOptions;
+  if (namespaces === undefined && tags === undefined) {
+    fail('namespaces', 'or "tags" is required: a non-empty array of strings or a function (req) => string[]', 'EOPTION_REQUIRED');
   }
-  checkNamespaceList(namespaces, 'namespaces');
-  return { namespaces: [...namespaces] };
+  if (namespaces !== undefined && typeof namespaces !== 'function') {
+    if (!Array.isArray(namespaces) || namespaces.length === 0) {
+      fail('namespaces', 'must be a non-empty array of namespace strings or a function (req) => string[]', 'EOPTION_REQUIRED');
+    }
+    checkNamespaceList(namespaces, 'namespaces');
+  }
+  checkTagsOption(tags, 'tags', false);
+  if (soft !== undefined && typeof soft !== 'boolean') fail('soft', `must be a boolean (got ${JSON.stringify(soft)})`);
+  return {
+    namespaces: Array.isArray(namespaces) ? [...namespaces] : namespaces,
+    tags: Array.isArray(tags) ? [...tags] : tags,
+    soft: soft ?? false,
+  };
 }
 
 /** Throws unless every item is a non-empty string. */
@@ -320,17 +357,22 @@ export function parseMetricsOptions(input: unknown): MetricsOptions & { prefix: 
 export interface GetOrSetSettings {
   ttlMs: number;
   staleTtlMs: number;
+  tags: readonly string[];
 }
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** Validates the arguments of `cache.getOrSet`; the ttl defaults to the cache's. */
 export function parseGetOrSetArguments(namespace: unknown, key: unknown, fetch: unknown, options: GetOrSetOptions | undefined, defaultTtlMs: number): GetOrSetSettings {
   if (typeof namespace !== 'string' || namespace === '') fail('namespace', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof key !== 'string' || key === '') fail('key', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof fetch !== 'function') fail('fetch', 'of getOrSet must be a function', 'EOPTION_REQUIRED');
-  if (options === undefined) return { ttlMs: defaultTtlMs, staleTtlMs: 0 };
+  if (options === undefined) return { ttlMs: defaultTtlMs, staleTtlMs: 0, tags: NO_TAGS };
   checkObject(options, 'getOrSet()', 'options');
-  checkKnown(options, ['ttl', 'staleTtl'], 'getOrSet()');
+  checkKnown(options, ['ttl', 'staleTtl', 'tags'], 'getOrSet()');
+  if (options.tags !== undefined) checkTagList(options.tags, 'tags', { allowEmpty: false, perEntry: true });
   return {
+    tags: options.tags ?? NO_TAGS,
     ttlMs: options.ttl === undefined ? defaultTtlMs : parseDuration('ttl', options.ttl, { allowZero: false }),
     staleTtlMs: options.staleTtl === undefined ? 0 : parseDuration('staleTtl', options.staleTtl, { allowZero: true }),
   };

@@ -3,16 +3,18 @@
  * lookup → hit (replay) | stale (replay, refresh in the background) |
  * miss (one fill per entry: in this process by coalescing, across processes
  * by a short Redis lock) | bypass (the handler answers as if there were no
- * cache). It never fails a request because of the store.
+ * cache). It never fails a request because of the store. A GET's lookup
+ * also takes the fill lock on a miss, in the same round trip; the entry's
+ * tags are decided once the response is known.
  */
 import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { compressForStorage, shouldCompress } from './compression';
 import { encodeResponse, isResponse } from './entry-codec';
-import type { Engine } from './engine';
+import type { Engine, Found } from './engine';
 import { createRefresher, produceAlone, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
 import { peerOf, type AppClient } from './internal-request';
-import { parseRouteOptions, resolveFromRequest } from './options';
+import { checkTagList, parseRouteOptions, resolveFromRequest } from './options';
 import { replay } from './replay';
 import { entryKey, requestBypassReason } from './request-key';
 import { captureResponse } from './response-capture';
@@ -21,6 +23,9 @@ import type { BypassReason, NotStoredReason, RouteOptions } from './types';
 
 /** Marks the internal request that refreshes a stale entry; its value is `<cache secret>.<lock token>`. */
 export const REFRESH_HEADER = 'x-express-cache-aside-refresh';
+
+/** What a refresh request saw before its fill: nothing (it gets its ticket when it is ready to write). */
+const NOTHING_SEEN: Found = { state: 'miss', ticket: null, seq: 0, locked: false, prepared: undefined };
 
 /** The handler's answer is not stored; a refresh backs off. */
 const NOT_STORED: Produced = { state: 'skip', backOff: true };
@@ -55,6 +60,20 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     next();
   };
 
+  const tagsOption = settings.tags;
+  /** The entry's tags once the response is known; undefined (logged) when the tags function throws or returns a bad value. */
+  const tagsFor = (req: Request, res: Response, namespace: string, key: string): readonly string[] | undefined => {
+    if (typeof tagsOption !== 'function') return tagsOption ?? [];
+    try {
+      const tags: unknown = tagsOption(req, res);
+      checkTagList(tags, 'tags', { allowEmpty: true, perEntry: true, code: 'EOPTION_RESULT' });
+      return tags;
+    } catch (err) {
+      logger.error({ namespace, key, err: String(err) }, 'express-cache-aside: the route\'s tags function failed; the answer is served, not stored');
+      return undefined;
+    }
+  };
+
   /** Runs the handler with the response captured (header MISS); resolves the entry to store, or why not. */
   const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, cacheHeader = 'MISS'): Promise<Produced> => {
     const inherited = res.getHeaders() as Record<string, unknown>;
@@ -68,6 +87,9 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       engine.decisions.notStored(namespace, key, why as NotStoredReason);
       return NOT_STORED;
     }
+    // Once, now that the response is known (a slug route tags the id it found); never stored without them.
+    const tags = tagsFor(req, res, namespace, key);
+    if (tags === undefined) return NOT_STORED;
     const now = Date.now();
     const ttlMs = settings.ttlMs ?? engine.settings.ttlMs;
     const freshMs = engine.freshMs(ttlMs);
@@ -80,16 +102,16 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const stored = compress
       ? compressForStorage(captured.headers, body).then((gz) => (gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload))
       : undefined;
-    return { state: 'entry', payload, stored, ttlMs: freshMs + settings.staleTtlMs };
+    return { state: 'entry', payload, stored, ttlMs: freshMs + settings.staleTtlMs, tags };
   };
 
   /** The fill context of one request: the runner drives the fill, the route only runs the handler and replays. */
-  const fillContext = (namespace: string, key: string, seen: FillContext['seen'], produce: FillContext['produce']): FillContext => ({
-    namespace, key, seen, label, kind: 'response', accepts: isResponse, produce,
+  const fillContext = (namespace: string, key: string, seen: Found, produce: FillContext['produce']): FillContext => ({
+    namespace, key, seen: { ticket: seen.ticket, seq: seen.seq }, prepared: seen.state === 'miss' ? seen.prepared : undefined, label, kind: 'response', accepts: isResponse, produce,
   });
 
   /** Fills an entry whose lookup missed; waiters get the entry only if it was storable, else they run the handler themselves. */
-  const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: FillContext['seen']): void => {
+  const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Found): void => {
     if (req.method === 'HEAD') {
       // A HEAD answer has no body to store; the handler answers it.
       record.miss(namespace, key);
@@ -144,7 +166,7 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
 
   /** The internal refresh request: runs the handler even though an entry exists, stores a good answer, backs off after a bad one. */
   const refill = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void => {
-    const ctx = fillContext(namespace, key, { generation: null, seq: 0 }, () => runHandler(req, res, next, namespace, key));
+    const ctx = fillContext(namespace, key, NOTHING_SEEN, () => runHandler(req, res, next, namespace, key));
     runRefresh(engine, ctx, token).then((outcome) => {
       if (outcome === 'store-down') passThrough(res, next, namespace, 'store');
     }).catch(next);
@@ -186,7 +208,8 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       replay(req, res, hot, 'HIT', header, true);
       return;
     }
-    engine.lookup(namespace, key, false, label).then((found) => {
+    // A GET that misses fills the entry: its lookup takes the fill lock in the same round trip.
+    engine.lookup(namespace, key, { fill: method === 'GET', label }).then((found) => {
       switch (found.state) {
         case 'hit':
           if (!isResponse(found.payload)) break;

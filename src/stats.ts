@@ -25,6 +25,8 @@ export class StatsCounter {
   refreshes = 0;
   lockWaits = 0;
   lockTimeouts = 0;
+  /** Clears: namespaces and tags cleared, clears of everything, soft clears, and clears the store did not take (retried). */
+  readonly clears = { namespaces: 0, tags: 0, all: 0, soft: 0, failed: 0 };
 
   /** Counts one outcome for a namespace (or only in total when namespace is undefined). */
   count(outcome: Outcome, namespace: string | undefined): void {
@@ -43,6 +45,6 @@ export class StatsCounter {
   snapshot(): CacheStats {
     const namespaces: Record<string, NamespaceStats> = {};
     for (const [name, counts] of this.byNamespace) namespaces[name] = { ...counts };
-    return { ...this.total, refreshes: this.refreshes, lockWaits: this.lockWaits, lockTimeouts: this.lockTimeouts, namespaces };
+    return { ...this.total, refreshes: this.refreshes, lockWaits: this.lockWaits, lockTimeouts: this.lockTimeouts, clears: { ...this.clears }, namespaces };
   }
 }

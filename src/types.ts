@@ -193,6 +193,15 @@ export interface NamespaceStats {
   errors: number;
 }
 
+/** Counters of clears. */
+export interface ClearStats {
+  namespaces: number;
+  tags: number;
+  all: number;
+  soft: number;
+  failed: number;
+}
+
 /** Counters of the whole cache, and per namespace. */
 export interface CacheStats extends NamespaceStats {
   /** Background refreshes of stale entries that ran. */
@@ -201,6 +210,11 @@ export interface CacheStats extends NamespaceStats {
   lockWaits: number;
   /** Of those, waits that ended without the entry. */
   lockTimeouts: number;
+  /**
+   * Clears this cache sent: `namespaces` and `tags` count the names cleared, `all` the calls of
+   * invalidateAll, `soft` the soft clears, `failed` the clears the store did not take at first (then retried).
+   */
+  clears: ClearStats;
   namespaces: Record<string, NamespaceStats>;
 }
 
@@ -214,6 +228,10 @@ export interface Cache {
   getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T>;
   /** Clears namespaces: what the invalidate middleware does. */
   invalidateNamespaces(namespaces: string[]): Promise<void>;
+  /** Clears every entry that carries one of the tags, in O(1) per tag; `soft` marks them stale instead (served STALE while one refresh runs). */
+  invalidateTags(tags: string[], options?: { soft?: boolean }): Promise<void>;
+  /** Makes everything under the cache's prefix unreachable at once, in O(1). */
+  invalidateAll(): Promise<void>;
   /** Requests each target through the app itself, so entries land under the keys real requests use. */
   warmup(app: (req: any, res: any) => void, targets: WarmupTarget[], options?: WarmupOptions): Promise<WarmupReport>;
   /** Counters, totals and per namespace. */

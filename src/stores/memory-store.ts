@@ -12,8 +12,7 @@ import { encodeKey, encodePart } from '../keys';
 import { uniqueToken } from '../tokens';
 import { uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  newGeneration, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type PreparedFill, type Store,
-  type StoreLookup, type WriteEntryOptions, type WriteOutcome,
+  type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store, type WriteEntryOptions, type WriteOutcome,
 } from './store';
 
 interface NamespaceRecord {
@@ -35,7 +34,7 @@ interface AllRecord {
   clock: number;
 }
 
-interface EntryV2 {
+interface StoredEntry {
   generation: string;
   allGeneration: string;
   clock: number;
@@ -48,11 +47,6 @@ export type RecordKind = 'namespace' | 'tag' | 'all';
 
 const CLEARED_RECORD_TTL_MS = 60 * 60 * 1000;
 const DEFAULT_FILL_TTL_MS = 5000;
-
-interface StoredEntry {
-  generation: Buffer;
-  payload: Buffer;
-}
 
 interface Lock {
   token: string;
@@ -69,22 +63,15 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly inProcess = true;
   readonly kind = 'memory';
-  private readonly entries: LRUCache<string, StoredEntry>;
-  // Generations are bounded too; losing one makes its namespace miss, never serve old entries.
-  private readonly generations = new LRUCache<string, Buffer>({ max: 100_000 });
   private readonly locks = new LRUCache<string, Lock>({ max: 10_000 });
-  private readonly entriesV2: LRUCache<string, EntryV2>;
+  private readonly entries: LRUCache<string, StoredEntry>;
+  // Records are bounded too; losing one makes its entries miss, never serve old ones.
   private readonly namespaceRecords = new LRUCache<string, NamespaceRecord>({ max: 100_000 });
   private readonly tagRecords = new LRUCache<string, TagRecord>({ max: 100_000 });
   private readonly allRecord = new LRUCache<'all', AllRecord>({ max: 1 });
 
   constructor(options: MemoryStoreOptions) {
     this.entries = new LRUCache<string, StoredEntry>({
-      max: options.maxEntries,
-      maxSize: options.maxBytes,
-      sizeCalculation: (entry, key) => entry.payload.length + key.length + 64,
-    });
-    this.entriesV2 = new LRUCache<string, EntryV2>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
       sizeCalculation: (entry, key) => entry.payload.length + key.length + 64 + entry.tags.length * 48,
@@ -101,40 +88,6 @@ export class MemoryStore implements Store {
 
   private entryKey(namespace: string, key: string): string {
     return `${encodePart(namespace)}:${encodeKey(key)}`;
-  }
-
-  async lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup> {
-    const generation = this.generations.get(namespace) ?? null;
-    const id = this.entryKey(namespace, key);
-    const entry = generation ? this.entries.get(id) : undefined;
-    const payload = entry && generation && entry.generation.equals(generation) ? entry.payload : null;
-    return { generation, payload, locked: withLock ? this.liveLock(`fill:${id}`) !== undefined : false };
-  }
-
-  async prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<PreparedFill> {
-    let generation = this.generations.get(namespace);
-    if (!generation) {
-      generation = newGeneration();
-      this.generations.set(namespace, generation);
-    } else {
-      const entry = this.entries.get(this.entryKey(namespace, key));
-      if (entry && entry.generation.equals(generation)) return { generation, locked: false, payload: entry.payload };
-    }
-    const locked = lockToken === undefined ? false : await this.acquireLock(namespace, key, 'fill', lockToken, lockTtlMs);
-    return { generation, locked, payload: null };
-  }
-
-  async write(namespace: string, key: string, seenGeneration: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean> {
-    if (releaseToken !== undefined) await this.releaseLock(namespace, key, 'fill', releaseToken);
-    const generation = this.generations.get(namespace);
-    if (!generation || !generation.equals(seenGeneration)) return false;
-    // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
-    this.entries.set(this.entryKey(namespace, key), { generation, payload }, { ttl: Math.max(1, Math.ceil(ttlMs)) });
-    return true;
-  }
-
-  async clear(namespaces: readonly string[]): Promise<void> {
-    for (const namespace of namespaces) this.generations.set(namespace, newGeneration());
   }
 
   private liveLock(id: string): Lock | undefined {
@@ -168,9 +121,9 @@ export class MemoryStore implements Store {
     const id = this.entryKey(namespace, key);
     let ns = this.namespaceRecords.get(namespace);
     let all = this.allRecord.get('all');
-    const entry = ns && all ? this.entriesV2.get(id) : undefined;
+    const entry = ns && all ? this.entries.get(id) : undefined;
     const status = entry ? this.check(entry, ns!, all!) : 'miss';
-    if (status !== 'miss') return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!), lock: 'free' };
+    if (status !== 'miss') return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!), lock: 'free', tags: entry!.tags.map((tag) => tag.encoded) };
     const fill = options.fill;
     if (fill !== undefined) {
       // Created with the short fill TTL, or kept at least that long: only a write makes them outlive an entry.
@@ -181,10 +134,10 @@ export class MemoryStore implements Store {
     }
     let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
     if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
-    return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all) : null, lock };
+    return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all) : null, lock, tags: [] };
   }
 
-  private check(entry: EntryV2, ns: NamespaceRecord, all: AllRecord): EntryLookup['status'] {
+  private check(entry: StoredEntry, ns: NamespaceRecord, all: AllRecord): EntryLookup['status'] {
     if (entry.generation !== ns.token || entry.allGeneration !== all.token) return 'miss';
     let status: EntryLookup['status'] = ns.soft > entry.clock ? 'soft-cleared' : 'hit';
     for (const tag of entry.tags) {
@@ -216,9 +169,9 @@ export class MemoryStore implements Store {
       if (record.cleared > fillClock || record.soft > fillClock) return 'cleared-since-fill';
       headerTags.push({ encoded, token: record.token });
     }
-    this.entriesV2.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
+    this.entries.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
     // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
-    if (!this.entriesV2.has(id)) return 'generation-changed';
+    if (!this.entries.has(id)) return 'generation-changed';
     for (const tag of headerTags) atLeast(this.tagRecords, tag.encoded, recordTtl);
     atLeast(this.namespaceRecords, namespace, recordTtl);
     atLeast(this.allRecord, 'all', recordTtl);
@@ -281,7 +234,6 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     this.entries.clear();
-    this.entriesV2.clear();
     this.locks.clear();
   }
 }

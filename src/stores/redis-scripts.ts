@@ -8,7 +8,7 @@
  * entry-header.ts):
  *
  *   namespace record  string  token(16) [soft-clear clock]
- *   global record     hash    t: all-generation token, c: clear clock
+ *   global record     string  all-generation token(16) clear clock (a string, so a hit can read it in one MGET)
  *   tag record        hash    t: token, c: clock of its last hard clear, s: of its last soft clear
  *
  * Clocks are decimal strings of microseconds, compared as Lua numbers (exact below 2^53).
@@ -53,7 +53,9 @@ if n and string.len(h) == 512 and 49 + n * 217 > 512 then h = redis.call('GETRAN
  */
 export const LOOKUP_ONE_NODE = `
 local g = redis.call('GET', KEYS[1])
-local a = redis.call('HMGET', KEYS[4], 't', 'c')
+local av = redis.call('GET', KEYS[4])
+local a = {false, false}
+if av then a = {string.sub(av, 1, 16), string.sub(av, 17)} end
 if g and a[1] then
   ${READ_HEADER}
   if n and string.sub(h, 1, 16) == string.sub(g, 1, 16) and string.sub(h, 17, 32) == a[1] then
@@ -77,8 +79,7 @@ ${PRELUDE}
 if ARGV[2] == '1' then
   if not a[1] then
     a = {ARGV[7], fmt(now())}
-    redis.call('HSET', KEYS[4], 't', a[1], 'c', a[2])
-    redis.call('PEXPIRE', KEYS[4], ARGV[5])
+    redis.call('SET', KEYS[4], a[1] .. a[2], 'PX', ARGV[5])
   else atLeast(KEYS[4], tonumber(ARGV[5])) end
 end
 ${PREPARE}
@@ -111,12 +112,11 @@ return {0, lock, g, false}
  * Returns {all token, clock}, creating the record (short TTL) when it is absent and asked to prepare.
  */
 export const READ_ALL = `${PRELUDE}
-local a = redis.call('HMGET', KEYS[1], 't', 'c')
-if not a[1] and ARGV[1] == '1' then
-  a = {ARGV[2], fmt(now())}
-  redis.call('HSET', KEYS[1], 't', a[1], 'c', a[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
+local av = redis.call('GET', KEYS[1])
+if av then return {string.sub(av, 1, 16), string.sub(av, 17)} end
+if ARGV[1] ~= '1' then return {false, false} end
+local a = {ARGV[2], fmt(now())}
+redis.call('SET', KEYS[1], a[1] .. a[2], 'PX', ARGV[3])
 return a
 `;
 
@@ -133,8 +133,9 @@ local g = redis.call('GET', KEYS[1])
 if not g or string.sub(g, 1, 16) ~= string.sub(v, 1, 16) then return 0 end
 local fill = tonumber(string.sub(v, 33, 48)) or 0
 if num(string.sub(g, 17)) > fill then return 2 end
-local a = redis.call('HMGET', KEYS[4], 't', 'c')
-if a[1] ~= string.sub(v, 17, 32) then return 0 end
+local av = redis.call('GET', KEYS[4])
+if not av or string.sub(av, 1, 16) ~= string.sub(v, 17, 32) then return 0 end
+local a = {string.sub(av, 1, 16), string.sub(av, 17)}
 local clock = num(a[2])
 local recordTtl = tonumber(ARGV[4])
 local tags = {}
@@ -180,10 +181,11 @@ return 1
 
 /** Cluster, the global record's slot, on a write. ARGV: all token seen, record TTL. Returns {1 current or 0, clock}. */
 export const TOUCH_ALL = `${PRELUDE}
-local a = redis.call('HMGET', KEYS[1], 't', 'c')
-if a[1] ~= ARGV[1] then return {0, a[2]} end
+local av = redis.call('GET', KEYS[1])
+if not av then return {0, false} end
+if string.sub(av, 1, 16) ~= ARGV[1] then return {0, string.sub(av, 17)} end
 atLeast(KEYS[1], tonumber(ARGV[2]))
-return {1, a[2]}
+return {1, string.sub(av, 17)}
 `;
 
 /**
@@ -208,9 +210,9 @@ return {ARGV[1], ARGV[2], '0'}
 // as its least TTL) and leaves it, formatted, in the local c declared before. Never goes back: max(clock + 1, now).
 const BUMP = (g: string): string => `
 c = now()
-local a = redis.call('HMGET', KEYS[${g}], 't', 'c')
-if a[1] then c = math.max(num(a[2]) + 1, c) redis.call('HSET', KEYS[${g}], 'c', fmt(c))
-else redis.call('HSET', KEYS[${g}], 't', ARGV[2], 'c', fmt(c)) end
+local av = redis.call('GET', KEYS[${g}])
+if av then c = math.max(num(string.sub(av, 17)) + 1, c) redis.call('SET', KEYS[${g}], string.sub(av, 1, 16) .. fmt(c), 'KEEPTTL')
+else redis.call('SET', KEYS[${g}], ARGV[2] .. fmt(c)) end
 atLeast(KEYS[${g}], tonumber(ARGV[3]))
 c = fmt(c)
 `;
@@ -263,6 +265,7 @@ return 1
 
 /** Replaces the all-generation token if the record exists (keeping its clock and TTL). KEYS: global record. ARGV: new token. */
 export const CLEAR_ALL = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 't', ARGV[1]) end
+local av = redis.call('GET', KEYS[1])
+if av then redis.call('SET', KEYS[1], ARGV[1] .. string.sub(av, 17), 'KEEPTTL') end
 return 1
 `;

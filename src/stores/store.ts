@@ -5,11 +5,9 @@
  * token, and an entry is visible only while every generation it was written
  * under is current.
  *
- * Two versions live here during the move to the fill runner: v1 (lookup,
- * prepareFill, write, clear) is what the engine uses today; v2 (lookupEntry,
- * writeEntry, clearNamespaces, clearTags, clearAll) adds tags, clear-all,
- * soft clears and a miss in two round trips. The v2 design is written out in
- * /work/notes/store-v2-design.md and summed up here:
+ * The calls (lookupEntry, writeEntry, clearNamespaces, clearTags, clearAll)
+ * carry tags, clear-all, soft clears and a miss in two round trips. The
+ * design is written out in /work/notes/store-v2-design.md and summed up here:
  *
  * - Records. A namespace generation (token, and the clear clock of its last
  *   soft clear); one global record per prefix (the all-generation token and
@@ -32,36 +30,6 @@
  *   Clears change only records that exist (an absent one already validates
  *   nothing), except the clock, which must advance.
  */
-import { uniqueToken } from '../tokens';
-
-/** Length in bytes of a generation token. */
-export const GENERATION_LENGTH = 16;
-
-/** A new generation token: never used before, so a lost or evicted generation never comes back with an old value. */
-export function newGeneration(): Buffer {
-  return Buffer.from(uniqueToken(), 'latin1');
-}
-
-/** What one lookup found. */
-export interface StoreLookup {
-  /** The namespace's current generation, or null when it has none (never written, cleared by eviction). */
-  generation: Buffer | null;
-  /** The entry's payload if it exists under the current generation. */
-  payload: Buffer | null;
-  /** Whether a fill lock is held for the entry (only when asked for). */
-  locked: boolean;
-}
-
-/** What prepareFill found. */
-export interface PreparedFill {
-  /** The generation to write under. */
-  generation: Buffer;
-  /** Whether the fill lock was taken. */
-  locked: boolean;
-  /** An entry that landed since the lookup missed (then no lock was taken). */
-  payload: Buffer | null;
-}
-
 /** Which lock: the fill of a missing entry, or the refresh of a stale one. */
 export type LockKind = 'fill' | 'refresh';
 
@@ -95,6 +63,11 @@ export interface PrepareFillOptions {
 export interface LookupEntryOptions {
   /** Prepare a fill on a miss (records created, lock taken); without it a lookup writes nothing. */
   fill?: PrepareFillOptions;
+  /**
+   * The caller expects a hit on an entry without tags: a store may try a cheaper read first (Redis: one MGET)
+   * and run the full lookup only when that read cannot decide (one more round trip).
+   */
+  expectPlain?: boolean;
 }
 
 /** What lookupEntry found. */
@@ -106,6 +79,8 @@ export interface EntryLookup {
   ticket: FillTicket | null;
   /** The fill lock: 'taken' by this call, 'busy' (held by another), or 'free'. */
   lock: FillLockState;
+  /** The encoded tags of the entry found (hit, soft-cleared); empty otherwise. */
+  tags: readonly string[];
 }
 
 /** Options of writeEntry. */
@@ -146,24 +121,6 @@ export interface Store {
   isReady(): boolean;
   /** Resolves true once the store can answer (false after timeoutMs): warmup waits for it at startup. */
   whenReady(timeoutMs: number): Promise<boolean>;
-  /** Reads the generation and the entry in one round trip, and the fill lock too when withLock. */
-  lookup(namespace: string, key: string, withLock: boolean): Promise<StoreLookup>;
-  /**
-   * Gets a fill ready in one round trip: the namespace's generation (created
-   * when there is none, so concurrent first fills agree on it); the entry if
-   * one landed since the lookup missed; otherwise, when lockToken is given,
-   * the fill lock. A fill writes under this generation.
-   */
-  prepareFill(namespace: string, key: string, lockToken: string | undefined, lockTtlMs: number): Promise<PreparedFill>;
-  /**
-   * Writes the entry if the namespace's generation is still `generation`.
-   * Resolves false when a clear (or the loss of the generation) came in
-   * between and nothing was written. When releaseToken is given, the fill
-   * lock it holds is released in the same round trip, written or not.
-   */
-  write(namespace: string, key: string, generation: Buffer, payload: Buffer, ttlMs: number, releaseToken?: string): Promise<boolean>;
-  /** Replaces each namespace's generation: every entry in it becomes unreachable at once. */
-  clear(namespaces: readonly string[]): Promise<void>;
   /** Takes a lock if free. */
   acquireLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<boolean>;
   /** Releases a lock if this token still holds it. */
@@ -171,22 +128,22 @@ export interface Store {
   /** Holds a lock for ttlMs: extends it if this token holds it, takes it if free (a failed refresh holds it for the backoff). */
   holdLock(namespace: string, key: string, kind: LockKind, token: string, ttlMs: number): Promise<void>;
   /**
-   * v2: looks an entry up, validating it against its namespace, the
+   * Looks an entry up, validating it against its namespace, the
    * all-generation and each of its tags; on a miss with options.fill, also
    * prepares the fill (records, clock, lock) in the same call.
    */
   lookupEntry(namespace: string, key: string, options?: LookupEntryOptions): Promise<EntryLookup>;
   /**
-   * v2: writes an entry under a ticket from lookupEntry, with its tags,
+   * Writes an entry under a ticket from lookupEntry, with its tags,
    * unless a generation changed or a tag was cleared since the fill began;
    * releases the fill lock in the same round trip when asked.
    */
   writeEntry(namespace: string, key: string, ticket: FillTicket, payload: Buffer, options: WriteEntryOptions): Promise<WriteOutcome>;
-  /** v2: clears namespaces (hard: new generation; soft: entries filled before now become soft-cleared). */
+  /** Clears namespaces (hard: new generation; soft: entries filled before now become soft-cleared). */
   clearNamespaces(namespaces: readonly string[], options?: ClearOptions): Promise<void>;
-  /** v2: clears tags in O(1) each (hard: new token; soft: entries filled before now become soft-cleared). */
+  /** Clears tags in O(1) each (hard: new token; soft: entries filled before now become soft-cleared). */
   clearTags(tags: readonly string[], options?: ClearOptions): Promise<void>;
-  /** v2: makes everything under the prefix unreachable at once (a new all-generation). */
+  /** Makes everything under the prefix unreachable at once (a new all-generation). */
   clearAll(): Promise<void>;
   /** Calls back each time the store's connection comes back after being lost (writes may have been lost with it). */
   onReconnect(callback: () => void): void;

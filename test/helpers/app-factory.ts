@@ -181,7 +181,8 @@ export async function liveEntryCount(handle: CacheHandle, namespace?: string): P
   for (let i = 0; i < keys.length; i += 1) {
     const entry = replies[2 * i]?.[1] as Buffer | null | undefined;
     const generation = replies[2 * i + 1]?.[1] as Buffer | null | undefined;
-    if (entry && generation && generation.length > 0 && entry.subarray(0, 64).includes(generation)) live += 1;
+    // An entry's header starts with the namespace token it was written under (the record's first 16 bytes).
+    if (entry && generation && generation.length >= 16 && entry.subarray(0, 16).equals(generation.subarray(0, 16))) live += 1;
   }
   return live;
 }

@@ -37,10 +37,15 @@ const ns = (label: string): string => `${label}-${randomBytes(4).toString('hex')
 const bytes = (text: string): Buffer => Buffer.from(text);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes an entry the way a fill does: prepare (generation), then write under it. */
-async function put(store: Store, namespace: string, key: string, payload: Buffer, ttlMs = 10_000): Promise<boolean> {
-  const { generation } = await store.prepareFill(namespace, key, undefined, 1000);
-  return store.write(namespace, key, generation, payload, ttlMs);
+/** Writes an entry the way a fill does: a lookup that gets the fill ready (no lock), then the write under its ticket. */
+async function put(store: Store, namespace: string, key: string, payload: Buffer, ttlMs = 10_000): Promise<string> {
+  const { ticket } = await store.lookupEntry(namespace, key, { fill: { lockTtlMs: 1000, fillTtlMs: 5000 } });
+  return store.writeEntry(namespace, key, ticket!, payload, { ttlMs });
+}
+
+/** The payload a plain lookup finds, as text (null on a miss). */
+async function read(store: Store, namespace: string, key: string): Promise<string | null> {
+  return (await store.lookupEntry(namespace, key)).payload?.toString() ?? null;
 }
 
 /** Runs the contract suite against stores made by makeStore, with the runner's describe/it/hooks. */
@@ -63,119 +68,77 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(await store.whenReady(1000)).to.equal(true);
     });
 
-    it('misses with no generation before anything is written', async function () {
-      const found = await store.lookup(ns('empty'), 'k', false);
-      expect(found).to.deep.equal({ generation: null, payload: null, locked: false });
-    });
-
-    it('prepares a fill by creating the generation, then reads the written payload back byte for byte', async function () {
+    it('reads a written payload back byte for byte, with the fast path asked for or not', async function () {
       const n = ns('write');
       const payload = randomBytes(4096);
-      const prepared = await store.prepareFill(n, 'k', undefined, 1000);
-      expect(prepared.locked).to.equal(false);
-      expect((await store.lookup(n, 'k', false)).generation!.equals(prepared.generation)).to.equal(true);
-      expect(await store.write(n, 'k', prepared.generation, payload, 10_000)).to.equal(true);
-      const found = await store.lookup(n, 'k', false);
-      expect(found.generation).to.be.instanceOf(Buffer);
-      expect(found.payload!.equals(payload)).to.equal(true);
+      expect(await put(store, n, 'k', payload)).to.equal('stored');
+      for (const expectPlain of [false, true]) {
+        const found = await store.lookupEntry(n, 'k', { expectPlain });
+        expect(found.status).to.equal('hit');
+        expect(found.payload!.equals(payload)).to.equal(true);
+        expect(found.tags).to.deep.equal([]);
+      }
     });
 
-    it('two first fills of a new namespace agree on one generation and both land', async function () {
-      const n = ns('second');
-      const [a, b] = await Promise.all([store.prepareFill(n, 'a', undefined, 1000), store.prepareFill(n, 'b', undefined, 1000)]);
-      expect(a.generation.equals(b.generation)).to.equal(true);
-      expect(await store.write(n, 'a', a.generation, bytes('A'), 10_000)).to.equal(true);
-      expect(await store.write(n, 'b', b.generation, bytes('B'), 10_000)).to.equal(true);
-      expect((await store.lookup(n, 'a', false)).payload!.toString()).to.equal('A');
-      expect((await store.lookup(n, 'b', false)).payload!.toString()).to.equal('B');
+    it('the fast path reports tags, soft clears and misses as the full lookup does', async function () {
+      const n = ns('fast');
+      expect(await fill(store, n, 'tagged', bytes('T'), ['fast-tag'])).to.equal('stored');
+      expect(await put(store, n, 'plain', bytes('P'))).to.equal('stored');
+      const tagged = await store.lookupEntry(n, 'tagged', { expectPlain: true });
+      expect(tagged.status).to.equal('hit');
+      expect(tagged.tags).to.have.length(1);
+      await store.clearNamespaces([n], { soft: true });
+      const soft = await store.lookupEntry(n, 'plain', { expectPlain: true });
+      expect(soft.status).to.equal('soft-cleared');
+      expect(soft.payload!.toString()).to.equal('P');
+      await store.clearAll();
+      const gone = await store.lookupEntry(n, 'plain', { expectPlain: true, fill: { lockToken: 'fast-lock', lockTtlMs: 5000, fillTtlMs: 5000 } });
+      expect(gone.status).to.equal('miss');
+      expect(gone.lock, 'a fast path that cannot decide falls back to the full lookup, which takes the lock').to.equal('taken');
     });
 
-    it('refuses a write whose generation is no longer current (a fill that began before a clear)', async function () {
-      const n = ns('race');
-      const { generation } = await store.prepareFill(n, 'k', undefined, 1000);
-      await store.clear([n]);
-      expect(await store.write(n, 'k', generation, bytes('old'), 10_000)).to.equal(false);
-      expect((await store.lookup(n, 'k', false)).payload).to.equal(null);
-    });
-
-    it('refuses a write whose generation was lost meanwhile (eviction)', async function () {
+    it('a write under a forged or lost ticket is refused', async function () {
       const n = ns('race-lost');
-      const { generation } = await store.prepareFill(n, 'k', undefined, 1000);
-      expect(await store.write(n, 'k', Buffer.from('0123456789abcdef'), bytes('forged'), 10_000)).to.equal(false);
-      expect(await store.write(n, 'k', generation, bytes('real'), 10_000)).to.equal(true);
-    });
-
-    it('prepareFill takes the fill lock once when given a token', async function () {
-      const n = ns('prep-lock');
-      expect((await store.prepareFill(n, 'k', 'one', 5000)).locked).to.equal(true);
-      expect((await store.prepareFill(n, 'k', 'two', 5000)).locked).to.equal(false);
-      expect((await store.lookup(n, 'k', true)).locked).to.equal(true);
-      await store.releaseLock(n, 'k', 'fill', 'one');
-      expect((await store.prepareFill(n, 'k', 'three', 5000)).locked).to.equal(true);
-    });
-
-    it('a clear makes every entry of the namespace unreachable and gives a new generation', async function () {
-      const n = ns('clear');
-      await put(store, n, 'a', bytes('A'), 10_000);
-      const before = (await store.lookup(n, 'a', false)).generation!;
-      await store.clear([n]);
-      const found = await store.lookup(n, 'a', false);
-      expect(found.payload).to.equal(null);
-      expect(found.generation!.equals(before)).to.equal(false);
-    });
-
-    it('a clear leaves other namespaces alone, even ones that look like patterns of it', async function () {
-      const base = ns('user');
-      await put(store, `${base}:1`, 'k', bytes('one'), 10_000);
-      await put(store, `${base}:*`, 'k', bytes('star'), 10_000);
-      await store.clear([`${base}:*`]);
-      expect((await store.lookup(`${base}:1`, 'k', false)).payload!.toString()).to.equal('one');
-      expect((await store.lookup(`${base}:*`, 'k', false)).payload).to.equal(null);
+      const { ticket } = await store.lookupEntry(n, 'k', { fill: { lockTtlMs: 1000, fillTtlMs: 5000 } });
+      const forged = { ...ticket!, generation: '0123456789abcdef' };
+      expect(await store.writeEntry(n, 'k', forged, bytes('forged'), { ttlMs: 10_000 })).to.equal('generation-changed');
+      expect(await store.writeEntry(n, 'k', ticket!, bytes('real'), { ttlMs: 10_000 })).to.equal('stored');
     });
 
     it("keeps ('a', 'b:c') and ('a:b', 'c') apart", async function () {
       const base = ns('sep');
-      await put(store, `${base}a`, 'b:c', bytes('first'), 10_000);
-      await put(store, `${base}a:b`, 'c', bytes('second'), 10_000);
-      expect((await store.lookup(`${base}a`, 'b:c', false)).payload!.toString()).to.equal('first');
-      expect((await store.lookup(`${base}a:b`, 'c', false)).payload!.toString()).to.equal('second');
+      await put(store, `${base}a`, 'b:c', bytes('first'));
+      await put(store, `${base}a:b`, 'c', bytes('second'));
+      expect(await read(store, `${base}a`, 'b:c')).to.equal('first');
+      expect(await read(store, `${base}a:b`, 'c')).to.equal('second');
     });
 
     it('treats namespaces and keys with {, }, *, ?, [ and unicode as data', async function () {
       const base = ns('odd');
       const names = ['{x}', '*', '?', '[a-z]', 'ü/é', '}{'];
-      for (const [i, n] of names.entries()) await put(store, `${base}${n}`, `k${n}`, bytes(String(i)), 10_000);
-      for (const [i, n] of names.entries()) expect((await store.lookup(`${base}${n}`, `k${n}`, false)).payload!.toString()).to.equal(String(i));
+      for (const [i, n] of names.entries()) expect(await put(store, `${base}${n}`, `k${n}`, bytes(String(i)))).to.equal('stored');
+      for (const [i, n] of names.entries()) expect(await read(store, `${base}${n}`, `k${n}`)).to.equal(String(i));
     });
 
     it('hashes very long keys and still keeps them apart', async function () {
       const n = ns('long');
       const a = 'x'.repeat(5000);
       const b = `${'x'.repeat(4999)}y`;
-      await put(store, n, a, bytes('A'), 10_000);
+      await put(store, n, a, bytes('A'));
       await put(store, n, b, bytes('B'));
-      expect((await store.lookup(n, a, false)).payload!.toString()).to.equal('A');
-      expect((await store.lookup(n, b, false)).payload!.toString()).to.equal('B');
+      expect(await read(store, n, a)).to.equal('A');
+      expect(await read(store, n, b)).to.equal('B');
     });
 
-    it('expires entries after their ttl', async function () {
-      const n = ns('ttl');
-      await put(store, n, 'k', bytes('short'), 150);
-      expect((await store.lookup(n, 'k', false)).payload!.toString()).to.equal('short');
-      await sleep(400);
-      expect((await store.lookup(n, 'k', false)).payload).to.equal(null);
-    });
-
-    it('a lock is taken once, reported by lookup, released only by its token', async function () {
+    it('a lock is taken once, reported by lookupEntry, released only by its token', async function () {
       const n = ns('lock');
       expect(await store.acquireLock(n, 'k', 'fill', 'one', 5000)).to.equal(true);
       expect(await store.acquireLock(n, 'k', 'fill', 'two', 5000)).to.equal(false);
-      expect((await store.lookup(n, 'k', true)).locked).to.equal(true);
-      expect((await store.lookup(n, 'k', false)).locked).to.equal(false);
+      expect((await store.lookupEntry(n, 'k')).lock).to.equal('busy');
       await store.releaseLock(n, 'k', 'fill', 'two');
       expect(await store.acquireLock(n, 'k', 'fill', 'three', 5000)).to.equal(false);
       await store.releaseLock(n, 'k', 'fill', 'one');
-      expect((await store.lookup(n, 'k', true)).locked).to.equal(false);
+      expect((await store.lookupEntry(n, 'k')).lock).to.equal('free');
       expect(await store.acquireLock(n, 'k', 'fill', 'four', 5000)).to.equal(true);
     });
 
@@ -187,13 +150,13 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(await store.acquireLock(n, 'k', 'fill', 'c', 5000)).to.equal(true);
     });
 
-    it('prepareFill returns an entry that landed since the lookup, and takes no lock then', async function () {
+    it('a lookup that prepares a fill returns an entry that landed, and takes no lock then', async function () {
       const n = ns('landed');
       await put(store, n, 'k', bytes('landed'));
-      const prepared = await store.prepareFill(n, 'k', 'token', 5000);
-      expect(prepared.payload!.toString()).to.equal('landed');
-      expect(prepared.locked).to.equal(false);
-      expect((await store.lookup(n, 'k', true)).locked).to.equal(false);
+      const found = await store.lookupEntry(n, 'k', { fill: { lockToken: 'token', lockTtlMs: 5000, fillTtlMs: 5000 } });
+      expect(found.payload!.toString()).to.equal('landed');
+      expect(found.lock).to.equal('free');
+      expect((await store.lookupEntry(n, 'k')).lock).to.equal('free');
     });
 
     it('holdLock takes a free lock (a refresh that outlived its lock still backs off)', async function () {
@@ -251,7 +214,7 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
   describe('v2: lookupEntry, writeEntry, tags, clears', function () {
     it('a lookup without fill options writes nothing and reports no ticket', async function () {
       const found = await current().store.lookupEntry(ns('v2-empty'), 'k');
-      expect(found).to.deep.equal({ status: 'miss', payload: null, ticket: null, lock: 'free' });
+      expect(found).to.deep.equal({ status: 'miss', payload: null, ticket: null, lock: 'free', tags: [] });
       if (features.keys) expect(await current().keys!()).to.deep.equal([]);
     });
 

@@ -38,12 +38,12 @@ describe('retried clears', function () {
     b.app.get('/item', b.cache.route({ namespace: 'items', key: 'one' }), (_req, res) => { res.json({ data }); });
     await eventuallyHit(b, '/item');
 
-    const original = RedisStore.prototype.clear;
+    const original = RedisStore.prototype.clearNamespaces;
     const retryReply = deferred();
     const retryRan = deferred();
     let calls = 0;
     // Store edge: 1st clear refused, 2nd (the retry) runs in Redis at once but its reply comes late, 3rd refused, then normal.
-    sinon.stub(RedisStore.prototype, 'clear').callsFake(async function (this: RedisStore, namespaces) {
+    sinon.stub(RedisStore.prototype, 'clearNamespaces').callsFake(async function (this: RedisStore, namespaces) {
       calls += 1;
       if (calls === 1 || calls === 3) throw new Error('injected: store refused the clear');
       if (calls === 2) {
@@ -105,9 +105,9 @@ describe('retried clears', function () {
       // Retries carry many namespaces; each clear of the test carries one.
       let retriesInFlight = 0;
       let maxRetriesInFlight = 0;
-      const original = RedisStore.prototype.clear;
+      const original = RedisStore.prototype.clearNamespaces;
       const sizes: number[] = [];
-      sinon.stub(RedisStore.prototype, 'clear').callsFake(function (this: RedisStore, namespaces) {
+      sinon.stub(RedisStore.prototype, 'clearNamespaces').callsFake(function (this: RedisStore, namespaces) {
         sizes.push(namespaces.length);
         if (namespaces.length === 1) return original.call(this, namespaces);
         retriesInFlight += 1;

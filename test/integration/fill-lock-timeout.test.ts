@@ -23,11 +23,11 @@ describe('fill lock when the prepare step times out', function () {
       calls += 1;
       res.json({ calls });
     });
-    const original = RedisStore.prototype.prepareFill;
-    const stub = sinon.stub(RedisStore.prototype, 'prepareFill').callsFake(async function (this: RedisStore, ...args) {
+    const original = RedisStore.prototype.lookupEntry;
+    const stub = sinon.stub(RedisStore.prototype, 'lookupEntry').callsFake(async function (this: RedisStore, ...args) {
       const answer = await original.apply(this, args);
-      // The command ran (and took the lock); the answer reaches the client after its timeout.
-      await sleep(400);
+      // The lookup that gets the fill ready ran (and took the lock); the answer reaches the client after its timeout.
+      if (args[2]?.fill?.lockToken !== undefined) await sleep(400);
       return answer;
     });
 

@@ -42,7 +42,7 @@ describe('l1-tier', function () {
     const before = l1.seq();
     l1.set('a', 'k', Buffer.from('x'), l1.seq(), now + 60_000, now);
     l1.set('b', 'k', Buffer.from('y'), l1.seq(), now + 60_000, now);
-    l1.drop(['a']);
+    l1.drop({ namespaces: ['a'], tags: [], all: false });
     expect(l1.get('a', 'k', now)).to.equal(undefined);
     expect(l1.get('b', 'k', now)?.toString()).to.equal('y');
     l1.set('a', 'k', Buffer.from('old'), before, now + 60_000, now);

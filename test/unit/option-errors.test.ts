@@ -32,7 +32,25 @@ describe('CacheOptionError', function () {
     expect(caught(() => parseGetOrSetArguments('n', 'k', 'nope', undefined, 1000))).to.include({ option: 'fetch', code: 'EOPTION_REQUIRED' });
     expect(caught(() => parseGetOrSetArguments('n', 'k', fetch, { tll: 5 } as never, 1000))).to.include({ option: 'tll', code: 'EOPTION_UNKNOWN' });
     expect(caught(() => parseGetOrSetArguments('n', 'k', fetch, { ttl: 0 }, 1000))).to.include({ option: 'ttl', code: 'EOPTION_INVALID' });
-    expect(parseGetOrSetArguments('n', 'k', fetch, { staleTtl: '2s' }, 1000)).to.deep.equal({ ttlMs: 1000, staleTtlMs: 2000 });
+    expect(parseGetOrSetArguments('n', 'k', fetch, { staleTtl: '2s' }, 1000)).to.deep.equal({ ttlMs: 1000, staleTtlMs: 2000, tags: [] });
+    expect(parseGetOrSetArguments('n', 'k', fetch, { tags: ['a'] }, 1000).tags).to.deep.equal(['a']);
+    expect(caught(() => parseGetOrSetArguments('n', 'k', fetch, { tags: [] }, 1000))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    expect(caught(() => parseGetOrSetArguments('n', 'k', fetch, { tags: ['a', ''] }, 1000))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+  });
+
+  it('covers tags and soft: non-empty strings, an empty static list is a config error, at most 64 per entry, invalidate needs namespaces or tags', function () {
+    expect(parseRouteOptions({ namespace: 'n', tags: ['a', 'a', 'b'] }).tags).to.deep.equal(['a', 'b']);
+    expect(caught(() => parseRouteOptions({ namespace: 'n', tags: [] }))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    expect(caught(() => parseRouteOptions({ namespace: 'n', tags: ['ok', ''] }))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    expect(caught(() => parseRouteOptions({ namespace: 'n', tags: 'course' as never }))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    const tooMany = Array.from({ length: 65 }, (_, i) => `t${i}`);
+    expect(caught(() => parseRouteOptions({ namespace: 'n', tags: tooMany }))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    expect(typeof parseRouteOptions({ namespace: 'n', tags: () => ['x'] }).tags).to.equal('function');
+    expect(caught(() => parseInvalidateOptions({}))).to.include({ option: 'namespaces', code: 'EOPTION_REQUIRED' });
+    expect(parseInvalidateOptions({ tags: ['a'] })).to.deep.equal({ namespaces: undefined, tags: ['a'], soft: false });
+    expect(parseInvalidateOptions({ namespaces: ['n'], tags: () => [], soft: true }).soft).to.equal(true);
+    expect(caught(() => parseInvalidateOptions({ tags: [] }))).to.include({ option: 'tags', code: 'EOPTION_INVALID' });
+    expect(caught(() => parseInvalidateOptions({ tags: ['a'], soft: 'yes' as never }))).to.include({ option: 'soft', code: 'EOPTION_INVALID' });
   });
 
   it('covers warmup arguments and options', function () {
