@@ -76,7 +76,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     stalenessMutations: quick ? 10 : 30,
     stalenessSpacingMs: 150,
     stalenessLoadSeconds: quick ? 4 : 10,
-    shopRequests: Math.round(positiveNumber(env, 'BENCH_SHOP_REQUESTS', quick ? 6_000 : 30_000)),
+    shopRequests: Math.round(positiveNumber(env, 'BENCH_SHOP_REQUESTS', quick ? 3_000 : 10_000)),
     shopConnections: 16,
     shopSeed: Math.round(positiveNumber(env, 'BENCH_SHOP_SEED', 20_261_125)),
   };

@@ -55,6 +55,8 @@ export interface ShopVariantOutcome {
   /** Reads the oracle serves from cache: entries read before and changed by no write since. */
   untouchedReads: number;
   untouchedHits: number;
+  /** Untouched reads that missed while the entry's previous read was at most 2 × connections requests earlier (likely still filling). */
+  untouchedMissesInFlight: number;
   /** SQL statements all instances sent during the sequence. */
   statements: number;
   readP50Ms: number;
@@ -142,7 +144,7 @@ async function totalQueries(shops: readonly ShopProcess[]): Promise<number> {
 }
 
 /** Statements one request costs, alone on instance 0: reads missed (after a clear-all) and hit, and each kind of write. */
-async function calibrate(shop: ShopProcess): Promise<Record<string, number>> {
+async function calibrate(shop: ShopProcess, snapshot: ShopSnapshot): Promise<Record<string, number>> {
   const costs: Record<string, number> = {};
   const measure = async (name: string, method: string, path: string, body?: Record<string, unknown>, expectCache?: string) => {
     const before = (await statsOf(shop)).queries;
@@ -154,7 +156,7 @@ async function calibrate(shop: ShopProcess): Promise<Record<string, number>> {
   const clear = await rawRequest(shop.port, '/admin/cache/clear', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   if (clear.status !== 200) throw new Error(`calibration: POST /admin/cache/clear answered ${clear.status}`);
   const reads: Record<ReadKind, string> = {
-    detail: '/courses/3', slug: '/courses/slug/essential-postgresql-5', list: '/courses', count: '/courses/count',
+    detail: '/courses/3', slug: `/courses/slug/${snapshot.items.courses.find((item) => item.id === 5)?.slug ?? 'missing'}`, list: '/courses', count: '/courses/count',
     holders: '/courses/3/enrollments/count', 'user-list': '/users/3/enrollments',
   };
   for (const [kind, path] of Object.entries(reads)) {
@@ -195,6 +197,7 @@ function summarizeVariant(
   oracle: OracleOutcome,
   statements: number,
   calibration: Record<string, number>,
+  connections: number,
 ): ShopVariantOutcome {
   const readLatencies: number[] = [];
   const writeLatencies: number[] = [];
@@ -204,6 +207,9 @@ function summarizeVariant(
   let hits = 0;
   let untouchedReads = 0;
   let untouchedHits = 0;
+  let untouchedMissesInFlight = 0;
+  const lastRead = new Map<string, number>();
+  const inFlightWindow = 2 * connections;
   sequence.forEach((request, index) => {
     const statusClass = `${Math.floor((record.status[index] ?? 0) / 100)}xx`;
     statusCounts[statusClass] = (statusCounts[statusClass] ?? 0) + 1;
@@ -220,7 +226,9 @@ function summarizeVariant(
     if (oracle.hit[index] === 1) {
       untouchedReads += 1;
       if (hit) untouchedHits += 1;
+      else if (index - (lastRead.get(request.path) ?? -Infinity) <= inFlightWindow) untouchedMissesInFlight += 1;
     }
+    lastRead.set(request.path, index);
   });
   readLatencies.sort((a, b) => a - b);
   writeLatencies.sort((a, b) => a - b);
@@ -231,6 +239,7 @@ function summarizeVariant(
     hits,
     untouchedReads,
     untouchedHits,
+    untouchedMissesInFlight,
     statements,
     readP50Ms: percentile(readLatencies, 0.5),
     readP99Ms: percentile(readLatencies, 0.99),
@@ -324,7 +333,8 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
         console.log(`[shop] ${variant.name}: ${sequence.length} requests over ${config.shopConnections} connections to ${INSTANCES} instances`);
         const record = await driveSequence(shops.map((shop) => shop.port), sequence, config.shopConnections);
         const statements = (await totalQueries(shops)) - before;
-        const calibration = await calibrate(shops[0]!);
+        console.log(`[shop] ${variant.name}: ${Math.round(record.seconds * 10) / 10} s, ${statements} SQL statements`);
+        const calibration = await calibrate(shops[0]!, snapshot);
         records.set(variant.name, { record, statements, calibration });
         if (variant.name === 'tags') tagsRun = { record, calibration };
       } catch (error) {
@@ -350,7 +360,7 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
     };
     for (const variant of SHOP_VARIANTS) {
       const run = records.get(variant.name);
-      if (run) outcome.variants.push(summarizeVariant(variant, sequence, run.record, oracle, run.statements, run.calibration));
+      if (run) outcome.variants.push(summarizeVariant(variant, sequence, run.record, oracle, run.statements, run.calibration, config.shopConnections));
     }
     outcome.variants.sort((a, b) => SHOP_VARIANTS.findIndex((v) => v.name === a.name) - SHOP_VARIANTS.findIndex((v) => v.name === b.name));
     return outcome;
@@ -367,7 +377,7 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
 
 function emptyVariant(variant: (typeof SHOP_VARIANTS)[number]): ShopVariantOutcome {
   return {
-    name: variant.name, label: variant.label, reads: 0, hits: 0, untouchedReads: 0, untouchedHits: 0, statements: NaN,
+    name: variant.name, label: variant.label, reads: 0, hits: 0, untouchedReads: 0, untouchedHits: 0, untouchedMissesInFlight: 0, statements: NaN,
     readP50Ms: NaN, readP99Ms: NaN, writeP50Ms: NaN, seconds: NaN, cacheCounts: {}, statusCounts: {}, errors: 0, calibration: {},
   };
 }
@@ -399,7 +409,8 @@ export function shopTable(outcome: ShopOutcome): string {
       `${(variant.statements / (outcome.oracle?.statements ?? NaN)).toFixed(2)}×`,
       formatMs(variant.readP50Ms),
       formatMs(variant.readP99Ms),
-      Object.entries(variant.cacheCounts).map(([name, count]) => `${name} ${count}`).join(', ') +
+      `untouched misses ${variant.untouchedReads - variant.untouchedHits} (${variant.untouchedMissesInFlight} within ${2 * outcome.connections} requests of the previous read); ` +
+        Object.entries(variant.cacheCounts).map(([name, count]) => `${name} ${count}`).join(', ') +
         `; answers ${Object.entries(variant.statusCounts).map(([name, count]) => `${name} ${count}`).join(', ')}` +
         `; ${Math.round(outcome.requests / variant.seconds)} req/s` +
         (variant.errors ? `; ${variant.errors} errors` : ''),
