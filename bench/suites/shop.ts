@@ -57,6 +57,8 @@ export interface ShopVariantOutcome {
   untouchedHits: number;
   /** Untouched reads that missed while the entry's previous read was at most 2 × connections requests earlier (likely still filling). */
   untouchedMissesInFlight: number;
+  /** Untouched reads that missed, per read class. */
+  untouchedMissesByKind: Record<string, number>;
   /** SQL statements all instances sent during the sequence. */
   statements: number;
   readP50Ms: number;
@@ -208,6 +210,7 @@ function summarizeVariant(
   let untouchedReads = 0;
   let untouchedHits = 0;
   let untouchedMissesInFlight = 0;
+  const untouchedMissesByKind: Record<string, number> = {};
   const lastRead = new Map<string, number>();
   const inFlightWindow = 2 * connections;
   sequence.forEach((request, index) => {
@@ -226,7 +229,10 @@ function summarizeVariant(
     if (oracle.hit[index] === 1) {
       untouchedReads += 1;
       if (hit) untouchedHits += 1;
-      else if (index - (lastRead.get(request.path) ?? -Infinity) <= inFlightWindow) untouchedMissesInFlight += 1;
+      else {
+        untouchedMissesByKind[request.read] = (untouchedMissesByKind[request.read] ?? 0) + 1;
+        if (index - (lastRead.get(request.path) ?? -Infinity) <= inFlightWindow) untouchedMissesInFlight += 1;
+      }
     }
     lastRead.set(request.path, index);
   });
@@ -240,6 +246,7 @@ function summarizeVariant(
     untouchedReads,
     untouchedHits,
     untouchedMissesInFlight,
+    untouchedMissesByKind,
     statements,
     readP50Ms: percentile(readLatencies, 0.5),
     readP99Ms: percentile(readLatencies, 0.99),
@@ -333,6 +340,13 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
         console.log(`[shop] ${variant.name}: ${sequence.length} requests over ${config.shopConnections} connections to ${INSTANCES} instances`);
         const record = await driveSequence(shops.map((shop) => shop.port), sequence, config.shopConnections);
         const statements = (await totalQueries(shops)) - before;
+        const counters: Record<string, number> = {};
+        for (const shop of shops) {
+          for (const [name, value] of Object.entries((await statsOf(shop)).cache)) {
+            if (typeof value === 'number') counters[name] = (counters[name] ?? 0) + value;
+          }
+        }
+        console.log(`[shop] ${variant.name}: cache.stats() over the instances: ${JSON.stringify(counters)}`);
         console.log(`[shop] ${variant.name}: ${Math.round(record.seconds * 10) / 10} s, ${statements} SQL statements`);
         const calibration = await calibrate(shops[0]!, snapshot);
         records.set(variant.name, { record, statements, calibration });
@@ -377,7 +391,7 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
 
 function emptyVariant(variant: (typeof SHOP_VARIANTS)[number]): ShopVariantOutcome {
   return {
-    name: variant.name, label: variant.label, reads: 0, hits: 0, untouchedReads: 0, untouchedHits: 0, untouchedMissesInFlight: 0, statements: NaN,
+    name: variant.name, label: variant.label, reads: 0, hits: 0, untouchedReads: 0, untouchedHits: 0, untouchedMissesInFlight: 0, untouchedMissesByKind: {}, statements: NaN,
     readP50Ms: NaN, readP99Ms: NaN, writeP50Ms: NaN, seconds: NaN, cacheCounts: {}, statusCounts: {}, errors: 0, calibration: {},
   };
 }
@@ -409,7 +423,8 @@ export function shopTable(outcome: ShopOutcome): string {
       `${(variant.statements / (outcome.oracle?.statements ?? NaN)).toFixed(2)}×`,
       formatMs(variant.readP50Ms),
       formatMs(variant.readP99Ms),
-      `untouched misses ${variant.untouchedReads - variant.untouchedHits} (${variant.untouchedMissesInFlight} within ${2 * outcome.connections} requests of the previous read); ` +
+      `untouched misses ${variant.untouchedReads - variant.untouchedHits} (${Object.entries(variant.untouchedMissesByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')}; ` +
+        `${variant.untouchedMissesInFlight} within ${2 * outcome.connections} requests of the previous read); ` +
         Object.entries(variant.cacheCounts).map(([name, count]) => `${name} ${count}`).join(', ') +
         `; answers ${Object.entries(variant.statusCounts).map(([name, count]) => `${name} ${count}`).join(', ')}` +
         `; ${Math.round(outcome.requests / variant.seconds)} req/s` +
