@@ -14,6 +14,7 @@ import { stampedeTable, type StampedeOutcome } from './suites/stampede';
 import { COMPRESSION_VARIANTS, compressionSummary, compressionTable, type CompressionOutcome } from './suites/compression';
 import { sameInstanceNeverStale, stalenessLoadLine, stalenessTable, type StalenessOutcome } from './suites/l1-staleness';
 import { ITEM_BODY_BYTES } from './lib/body';
+import { shopSection, shopStatementRatio, shopUntouchedHitRatio, type ShopOutcome } from './suites/shop';
 import { LARGE_BODY_BYTES } from './lib/large-body';
 
 /** Everything one run produced. */
@@ -31,6 +32,7 @@ export interface RunResults {
   stampede?: StampedeOutcome[];
   compression?: CompressionOutcome[];
   l1Staleness?: StalenessOutcome;
+  shop?: ShopOutcome;
 }
 
 /** One row of the targets table. */
@@ -123,6 +125,23 @@ export function targets(results: RunResults): Target[] {
       perRound: [],
       met: Number.isFinite(growth) ? growth <= 2 && underOneMs : null,
       note: `medians ${medians.map((value) => `${formatMs(value, 3)} ms`).join(', ')}`,
+    });
+  }
+  if (results.shop && !results.shop.unavailable) {
+    const untouched = shopUntouchedHitRatio(results.shop, 'tags');
+    list.push({
+      goal: 'shop with tags: ≥ 0.95 of the reads of untouched entries are hits',
+      measured: untouched,
+      perRound: [],
+      met: Number.isFinite(untouched) ? untouched >= 0.95 : null,
+    });
+    const ratio = shopStatementRatio(results.shop, 'tags');
+    list.push({
+      goal: 'shop with tags: SQL statements ≤ 1.2 × the oracle\'s',
+      measured: ratio,
+      perRound: [],
+      met: Number.isFinite(ratio) ? ratio <= 1.2 : null,
+      note: `namespaces only: ${formatRatio(shopStatementRatio(results.shop, 'namespaces'))} the oracle's`,
     });
   }
   return list;
@@ -336,6 +355,8 @@ export function resultsMarkdown(results: RunResults): string {
       );
     }
   }
+
+  if (results.shop) push(...shopSection(results.shop));
 
   push(
     '## Method',

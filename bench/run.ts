@@ -1,5 +1,5 @@
 // `npm run bench`: runs the suites (warm hits, miss path, invalidation,
-// hot-entry expiry, compression, in-process tier staleness), writes bench/RESULTS.md and bench/results.svg, prints the
+// hot-entry expiry, compression, in-process tier staleness, the shop under load), writes bench/RESULTS.md and bench/results.svg, prints the
 // table, and removes every Redis key the run wrote. Settings: bench/lib/config.ts.
 
 import { writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { hitsChart, hitsTable, runHits, HIT_VARIANTS } from './suites/hits';
 import { runInvalidation } from './suites/invalidation';
 import { runL1Staleness, stalenessTable } from './suites/l1-staleness';
 import { missTable, runMiss } from './suites/miss';
+import { runShop, shopTable } from './suites/shop';
 import { runStampede } from './suites/stampede';
 
 const BENCH_DIR = __dirname;
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
     (config.suites.includes('stampede') ? 2 * (config.stampedeSeconds + 2) : 0) +
     (config.suites.includes('compression') ? COMPRESSION_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
     (config.suites.includes('l1-staleness') ? config.stalenessLoadSeconds + 5 : 0) +
+    (config.suites.includes('shop') ? (config.quick ? 45 : 150) : 0) +
     20;
   console.log(
     `bench: ${config.quick ? 'QUICK ' : ''}suites ${config.suites.join(', ')}; ${config.rounds} rounds × ${config.roundSeconds} s, ` +
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
     if (config.suites.includes('stampede')) results.stampede = await runStampede(config, runPrefix);
     if (config.suites.includes('compression')) results.compression = await runCompression(config, runPrefix, redis);
     if (config.suites.includes('l1-staleness')) results.l1Staleness = await runL1Staleness(config, runPrefix);
+    if (config.suites.includes('shop')) results.shop = await runShop(config, runPrefix);
   } finally {
     const removed = await unlinkPrefix(redis, runPrefix);
     const left = (await scanKeys(redis, runPrefix)).length;
@@ -86,6 +89,7 @@ async function main(): Promise<number> {
   if (results.miss) console.log(`${missTable(results.miss, config.connections)}\n`);
   if (results.compression) console.log(`${compressionTable(results.compression)}\n`);
   if (results.l1Staleness && !results.l1Staleness.unavailable) console.log(`${stalenessTable(results.l1Staleness)}\n`);
+  if (results.shop && !results.shop.unavailable) console.log(`${shopTable(results.shop)}\n`);
   for (const target of targets(results)) {
     console.log(`${target.met === null ? 'n/a ' : target.met ? 'MET ' : 'MISS'}  ${target.goal}: ${target.measured.toFixed(2)}×${target.note ? ` (${target.note})` : ''}`);
   }
@@ -102,6 +106,8 @@ async function main(): Promise<number> {
     ...(results.stampede ?? []).filter((outcome) => outcome.unavailable).map((outcome) => outcome.name),
     ...(results.compression ?? []).filter((outcome) => outcome.unavailable).map((outcome) => outcome.variant.name),
     ...(results.l1Staleness?.unavailable ? ['l1-staleness'] : []),
+    ...(results.shop?.unavailable ? ['shop'] : []),
+    ...(results.shop?.variants ?? []).filter((variant) => variant.unavailable).map((variant) => `shop ${variant.name}`),
   ];
   if (broken.length) {
     console.error(`bench: these did not run: ${broken.join(', ')} (see RESULTS.md)`);

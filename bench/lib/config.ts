@@ -2,7 +2,7 @@
 // (BENCH_QUICK=1) and a full run share every code path.
 
 /** The suites `npm run bench` can run; BENCH_ONLY picks a subset. */
-export const SUITES = ['hits', 'miss', 'invalidation', 'stampede', 'compression', 'l1-staleness'] as const;
+export const SUITES = ['hits', 'miss', 'invalidation', 'stampede', 'compression', 'l1-staleness', 'shop'] as const;
 
 /** One suite's name. */
 export type SuiteName = (typeof SUITES)[number];
@@ -29,6 +29,12 @@ export interface BenchConfig {
   stalenessSpacingMs: number;
   /** How long the load on B runs (the mutations stop 0.5 s before it ends). */
   stalenessLoadSeconds: number;
+  /** Requests of the shop suite's sequence (the same for every variant). */
+  shopRequests: number;
+  /** Concurrent connections of the shop suite, spread over its three instances. */
+  shopConnections: number;
+  /** Seed of the shop suite's request sequence. */
+  shopSeed: number;
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -52,7 +58,7 @@ function suiteList(raw: string | undefined): SuiteName[] {
   return names as SuiteName[];
 }
 
-/** Reads BENCH_QUICK, BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ONLY and REDIS_URL. */
+/** Reads BENCH_QUICK, BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_SHOP_REQUESTS, BENCH_SHOP_SEED and REDIS_URL. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
   return {
@@ -70,5 +76,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     stalenessMutations: quick ? 10 : 30,
     stalenessSpacingMs: 150,
     stalenessLoadSeconds: quick ? 4 : 10,
+    shopRequests: Math.round(positiveNumber(env, 'BENCH_SHOP_REQUESTS', quick ? 3_000 : 10_000)),
+    shopConnections: 16,
+    shopSeed: Math.round(positiveNumber(env, 'BENCH_SHOP_SEED', 20_261_125)),
   };
 }

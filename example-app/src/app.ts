@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client';
 import type { Db } from './db';
 import { errorHandler, jsonBody, notFoundHandler } from './http-errors';
 import { silentLogger, type Logger } from './logger';
+import type { InvalidationStrategy } from './invalidation-map';
+import { adminRouter } from './routes/admin';
 import { coursesRouter } from './routes/courses';
 import { eventsRouter } from './routes/events';
 import { productsRouter } from './routes/products';
@@ -25,18 +27,24 @@ export interface AppOptions {
   redis?: Redis;
   /** The registry the cache's metrics are in, served at GET /metrics; absent, there is no such route. */
   registry?: Registry;
+  /** How mutations clear the cache. @default 'tags' */
+  invalidation?: InvalidationStrategy;
+  /** Bearer token of the /admin routes; absent, they are not mounted (404). */
+  adminToken?: string;
 }
 
 /** The shop's Express application. */
-export function createApp({ db, cache, logger = silentLogger, redis, registry }: AppOptions): Express {
+export function createApp(options: AppOptions): Express {
+  const { db, cache, logger = silentLogger, redis, registry, invalidation = 'tags', adminToken } = options;
   const app = express();
   app.disable('x-powered-by');
   app.use(jsonBody());
 
-  app.use('/courses', coursesRouter(db, cache));
-  app.use('/products', productsRouter(db, cache));
-  app.use('/events', eventsRouter(db, cache));
-  app.use('/users', usersRouter(db, cache));
+  app.use('/courses', coursesRouter(db, cache, invalidation));
+  app.use('/products', productsRouter(db, cache, invalidation));
+  app.use('/events', eventsRouter(db, cache, invalidation));
+  app.use('/users', usersRouter(db, cache, invalidation));
+  if (adminToken) app.use('/admin', adminRouter(db, cache, invalidation, adminToken));
   app.use(systemRouter(db, cache, redis, registry));
 
   app.use(notFoundHandler);

@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { createCache, type CacheOptions, type Logger as CacheLogger } from 'express-cache-aside';
 import { createApp } from './app';
+import type { InvalidationStrategy } from './invalidation-map';
 import { cachePrefix } from './config';
 import { createPgliteDb, openDb, withReadDelay, type Db } from './db';
 import { cacheLoggerFrom, silentLogger, type Logger } from './logger';
@@ -46,6 +47,10 @@ export interface ShopOptions {
   readDelayMs?: number;
   /** Embedded only: start PGlite from the prebuilt seed snapshot when it matches the code. @default true */
   useSnapshot?: boolean;
+  /** How mutations clear the cache (INVALIDATION). @default 'tags' */
+  invalidation?: InvalidationStrategy;
+  /** Bearer token of the /admin routes (ADMIN_TOKEN); absent, they are not mounted. */
+  adminToken?: string;
 }
 
 /** A started shop, ready to listen. */
@@ -147,7 +152,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       seeded ? `seeded an empty database in ${Math.round(performance.now() - started)} ms` : 'seed: database already has data',
     );
 
-    const app = createApp({ db, cache, logger, redis, registry });
+    const app = createApp({ db, cache, logger, redis, registry, invalidation: options.invalidation, adminToken: options.adminToken });
     logger.info(`warmup: warming ${warmupTargets.length} targets`);
     // The cache logs the report itself: one line per target (status, ms, what the cache did), then the summary.
     const warmup = await cache.warmup(app, warmupTargets);

@@ -27,6 +27,8 @@ export interface CatalogSpec {
   heldIn: { table: 'enrollments' | 'purchases' | 'bookings'; column: 'course_id' | 'product_id' | 'event_id' };
   /** Fields the per-user lists show; changing one changes those lists. */
   shownInUserLists: readonly string[];
+  /** Writable fields the catalog's own lists show (`listColumns`); changing another one leaves the lists as they are. */
+  shownInLists: readonly string[];
 }
 
 const commonFields: FieldRules = {
@@ -55,6 +57,7 @@ export const courses: CatalogSpec = {
   },
   heldIn: { table: 'enrollments', column: 'course_id' },
   shownInUserLists: ['title', 'slug', 'image_url'],
+  shownInLists: ['title', 'slug', 'price', 'image_url', 'level', 'duration_hours', 'is_published'],
 };
 
 /** Digital products: pdf, video, audio, ebook or bundle. */
@@ -71,6 +74,7 @@ export const products: CatalogSpec = {
   },
   heldIn: { table: 'purchases', column: 'product_id' },
   shownInUserLists: ['title', 'slug', 'type'],
+  shownInLists: ['title', 'slug', 'price', 'image_url', 'type', 'is_published'],
 };
 
 /** Events: a date, a venue, a capacity. */
@@ -88,4 +92,5 @@ export const events: CatalogSpec = {
   },
   heldIn: { table: 'bookings', column: 'event_id' },
   shownInUserLists: ['title', 'slug', 'event_date', 'venue'],
+  shownInLists: ['title', 'slug', 'price', 'image_url', 'event_date', 'venue', 'is_published'],
 };

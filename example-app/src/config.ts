@@ -1,9 +1,10 @@
 /**
  * Settings of the example shop in one place: how long each kind of cached
  * answer lives, the cache key prefix, the port, and the settings read from
- * the environment that are not URLs.
+ * the environment that are not URLs (the in-process tier, the invalidation strategy, a test-only read delay).
  */
 import type { CacheOptions } from 'express-cache-aside';
+import type { InvalidationStrategy } from './invalidation-map';
 
 /** Time to live, in seconds, of each kind of cached answer. */
 export const ttlSeconds = {
@@ -39,4 +40,11 @@ export function readDelayFromEnv(value: string | undefined): number | undefined 
   const ms = Number(value);
   if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`SHOP_READ_DELAY_MS must be a number of milliseconds, got ${JSON.stringify(value)}`);
   return ms;
+}
+
+/** INVALIDATION: `tags` (the default: clear exactly what a mutation changed) or `namespaces` (the map of before tags, for comparison). */
+export function invalidationFromEnv(value: string | undefined): InvalidationStrategy {
+  if (!value) return 'tags';
+  if (value === 'tags' || value === 'namespaces') return value;
+  throw new TypeError(`INVALIDATION must be tags or namespaces, got ${JSON.stringify(value)}`);
 }

@@ -1,6 +1,7 @@
 /**
  * Entry point of `npm start`: reads DATABASE_URL, REDIS_URL, PORT, LOG_LEVEL,
- * CACHE_PREFIX, CACHE_L1 (the in-process tier's options as JSON) and
+ * CACHE_PREFIX, CACHE_L1 (the in-process tier's options as JSON), INVALIDATION
+ * (tags, the default, or namespaces), ADMIN_TOKEN (enables the /admin routes) and
  * SHOP_READ_DELAY_MS (a test-only pause after each read), starts the shop (embedded PGlite and in-memory cache when the
  * URLs are absent) logging pino JSON lines to stdout, and listens until
  * SIGINT or SIGTERM, then stops gracefully (requests in flight finish, then
@@ -10,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startShop } from './bootstrap';
-import { defaultPort, l1FromEnv, readDelayFromEnv } from './config';
+import { defaultPort, invalidationFromEnv, l1FromEnv, readDelayFromEnv } from './config';
 import { createServerLoggers } from './logger';
 
 /** Longest a graceful stop waits for requests in flight before cutting their connections. */
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     prefix: process.env.CACHE_PREFIX || undefined,
     l1: l1FromEnv(process.env.CACHE_L1),
     readDelayMs: readDelayFromEnv(process.env.SHOP_READ_DELAY_MS),
+    invalidation: invalidationFromEnv(process.env.INVALIDATION),
+    adminToken: process.env.ADMIN_TOKEN || undefined,
     logger,
     cacheLogger: loggers.cache,
     registry,

@@ -6,6 +6,7 @@
  * `const server = useRedisProcess();` instead of a variable and three hooks.
  */
 import { startTestShop, type TestShop } from './pg-shop';
+import type { ShopOptions } from '../../example-app/src/bootstrap';
 import { startRedis, type RedisProcess } from './redis-server';
 
 /**
@@ -65,14 +66,14 @@ export function useRedisProcess(options: { args?: string[] } = {}): RedisProcess
 
 /**
  * Starts the example shop (fresh database, migrated and seeded; the shared
- * Redis under a random prefix) before the enclosing describe's tests and
- * tears it down after them.
+ * Redis under a random prefix; `options` such as an admin token) before the
+ * enclosing describe's tests and tears it down after them.
  */
-export function useTestShop(): TestShop {
+export function useTestShop(options: Pick<ShopOptions, 'adminToken' | 'invalidation'> = {}): TestShop {
   let shop: TestShop | undefined;
   before(async function () {
     this.timeout(60_000);
-    shop = await startTestShop();
+    shop = await startTestShop(options);
   });
   after(async function () {
     this.timeout(60_000);

@@ -6,7 +6,7 @@
  */
 import type Redis from 'ioredis';
 import request from 'supertest';
-import { startShop, type Shop } from '../../example-app/src/bootstrap';
+import { startShop, type Shop, type ShopOptions } from '../../example-app/src/bootstrap';
 import type { Logger } from '../../example-app/src/logger';
 import { createTestDatabase, type TestDatabase } from './pg-database';
 import { connectShared, deleteByPrefix, randomPrefix, sharedRedisUrl } from './shared-redis';
@@ -36,8 +36,8 @@ export interface TestShop extends Shop {
   teardown(): Promise<void>;
 }
 
-/** Migrates, seeds and warms a shop on a fresh database and the shared Redis. */
-export async function startTestShop(): Promise<TestShop> {
+/** Migrates, seeds and warms a shop on a fresh database and the shared Redis; `options` adds to the defaults (e.g. an admin token). */
+export async function startTestShop(options: Pick<ShopOptions, 'adminToken' | 'invalidation'> = {}): Promise<TestShop> {
   const inspector = await connectShared();
   const database = await createTestDatabase();
   const prefix = randomPrefix('shop');
@@ -46,7 +46,7 @@ export async function startTestShop(): Promise<TestShop> {
   try {
     // A generous store timeout: these tests count SQL and check X-Cache, and a loaded 2-core CI machine
     // can take Redis past the default 100 ms (the fail-open behaviour itself is tested elsewhere).
-    shop = await startShop({ databaseUrl: database.url, redisUrl: sharedRedisUrl, prefix, logger: log, cacheTimeoutMs: 1000 });
+    shop = await startShop({ databaseUrl: database.url, redisUrl: sharedRedisUrl, prefix, logger: log, cacheTimeoutMs: 1000, ...options });
   } catch (error) {
     await database.drop();
     await inspector.quit();

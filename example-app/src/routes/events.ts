@@ -5,15 +5,17 @@
 import type { Router } from 'express';
 import { events } from '../catalog';
 import type { Db } from '../db';
+import { tag, type InvalidationStrategy } from '../invalidation-map';
 import type { ShopCache } from '../shop-cache';
 import { catalogRouter } from './catalog';
 
 /** Router to mount at `/events`. */
-export function eventsRouter(db: Db, cache: ShopCache): Router {
-  return catalogRouter(events, db, cache, [
+export function eventsRouter(db: Db, cache: ShopCache, strategy: InvalidationStrategy): Router {
+  return catalogRouter(events, db, cache, strategy, [
     {
       path: '/upcoming',
       key: 'list:upcoming',
+      tags: [tag.upcomingEvents],
       ttlSeconds: events.ttlSeconds,
       handler: async (_req, res) => {
         const { rows } = await db.query(

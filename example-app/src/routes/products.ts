@@ -5,17 +5,19 @@
 import type { Router } from 'express';
 import { products, productTypes } from '../catalog';
 import type { Db } from '../db';
+import { tag, type InvalidationStrategy } from '../invalidation-map';
 import type { ShopCache } from '../shop-cache';
 import { parseEnum } from '../validation';
 import { catalogRouter } from './catalog';
 
 /** Router to mount at `/products`. */
-export function productsRouter(db: Db, cache: ShopCache): Router {
-  return catalogRouter(products, db, cache, [
+export function productsRouter(db: Db, cache: ShopCache, strategy: InvalidationStrategy): Router {
+  return catalogRouter(products, db, cache, strategy, [
     {
       path: '/type/:type',
       check: (req) => parseEnum(req, 'type', productTypes),
       key: (req) => `type:${req.params.type}`,
+      tags: (req) => [tag.productType(parseEnum(req, 'type', productTypes))],
       ttlSeconds: products.ttlSeconds,
       handler: async (req, res) => {
         const { rows } = await db.query(

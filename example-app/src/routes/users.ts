@@ -1,7 +1,8 @@
 /**
  * Per-user routes: a user's enrollments, purchases and bookings, each joined
  * with the course, product or event it refers to (cached in the namespace
- * `user:<id>`), and the mutations that add to them.
+ * `user:<id>`, tagged with the list and with the summary tag of every item
+ * it shows, so an edit of one of them clears it), and the mutations that add to them.
  */
 import { Router, type Request, type RequestHandler } from 'express';
 import { courses, events, products, type CatalogSpec } from '../catalog';
@@ -9,9 +10,10 @@ import { ttlSeconds } from '../config';
 import type { Db } from '../db';
 import { methodGuard } from '../method-guard';
 import { HttpError } from '../http-errors';
-import { invalidationMap, userNamespace } from '../invalidation-map';
+import { invalidateOptions, invalidationMap, tag, userNamespace, type InvalidationStrategy } from '../invalidation-map';
 import type { ShopCache } from '../shop-cache';
 import { bodyObject, parseId, pathParam, validateBody } from '../validation';
+import { entryTags } from './catalog';
 
 /** One kind of thing a user holds, and the catalog whose items it points at. */
 interface Holding {
@@ -79,7 +81,7 @@ const checkUserId: RequestHandler = (req, _res, next) => {
 };
 
 /** Router to mount at `/users`. */
-export function usersRouter(db: Db, cache: ShopCache): Router {
+export function usersRouter(db: Db, cache: ShopCache, strategy: InvalidationStrategy): Router {
   const router = Router();
   router.use(methodGuard(router));
 
@@ -91,7 +93,7 @@ export function usersRouter(db: Db, cache: ShopCache): Router {
     router.get(
       `/:id/${path}`,
       checkUserId,
-      cache.route({ namespace: userKey, key: path, ttl: ttlSeconds.perUser }),
+      cache.route({ namespace: userKey, key: path, ttl: ttlSeconds.perUser, ...(strategy === 'tags' ? { tags: entryTags } : {}) }),
       async (req, res) => {
         // The LEFT JOIN from users tells "no such user" (no row) from "holds nothing" (one empty row);
         // items soft-deleted from the catalog drop out of the list.
@@ -107,14 +109,19 @@ export function usersRouter(db: Db, cache: ShopCache): Router {
           [parseId(req)],
         );
         if (rows.length === 0) throw new HttpError(404, 'user not found');
-        res.json(rows.filter((row) => row.id !== null).map((row) => nest(row, singular)));
+        const held = rows.filter((row) => row.id !== null);
+        res.locals.entryTags = [
+          tag.userList(parseId(req), path),
+          ...held.map((row) => tag.summary(holding.catalog, String(row.item_id))),
+        ];
+        res.json(held.map((row) => nest(row, singular)));
       },
     );
 
     router.post(
       `/:id/${path}`,
       checkUserId,
-      cache.invalidate({ namespaces: invalidationMap[`POST /users/:id/${path}` as const] }),
+      cache.invalidate(invalidateOptions(invalidationMap[`POST /users/:id/${path}` as const], strategy)),
       async (req, res) => {
         const userId = parseId(req);
         const body = validateBody(
@@ -140,6 +147,7 @@ export function usersRouter(db: Db, cache: ShopCache): Router {
         if (refusal) throw new HttpError(409, refusal, itemColumn);
         const inserted = await db.query(holding.insert, [userId, itemId]);
         if (inserted.rows.length === 0) throw new HttpError(409, holding.conflict, itemColumn);
+        res.locals.heldItemId = itemId;
         res.status(201).json(inserted.rows[0]);
       },
     );
