@@ -257,10 +257,16 @@ export class Clears {
     if (sent.length === 0) return;
     const { hard, soft } = batches(sent);
     // Through the gate like any store call: the breaker's probe, the pending-call cap and a background timeout bound it.
+    let answered: Promise<unknown> = Promise.resolve();
     try {
-      await this.gate.call('clear', () => Promise.all([this.clearAndPublish(hard), this.clearAndPublish(soft)]), { timeoutMs: this.backgroundTimeoutMs });
+      await this.gate.call('clear', () => (answered = Promise.all([this.clearAndPublish(hard), this.clearAndPublish(soft)])), {
+        timeoutMs: this.backgroundTimeoutMs,
+      });
     } catch {
       this.pendingRetryDelay = Math.max(CLEAR_RETRY_FIRST_MS, Math.min(delayMs * 2, CLEAR_RETRY_MAX_MS));
+      // A timed-out retry's commands still wait in the client (a paused server): the next retry waits for their
+      // answer, so retries of up to MAX_PENDING_CLEARS namespaces each never pile up there.
+      await answered.catch(() => undefined);
       return;
     }
     // Each target is settled by the sequence it was sent with, never by a newer clear wanted since.

