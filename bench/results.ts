@@ -6,12 +6,12 @@
 import { SUITES, type BenchConfig } from './lib/config';
 import type { MachineInfo } from './lib/machine';
 import { formatMs, formatRatio, markdownTable } from './lib/report';
-import { summarize } from './lib/stats';
-import { HIT_VARIANTS, hitsTable, memoryTable, roundRatios, summarizeHit, type HitOutcome } from './suites/hits';
+import { median, summarize } from './lib/stats';
+import { floorOf, HIT_VARIANTS, hitsTable, memoryTable, roundRatios, summarizeHit, type HitOutcome } from './suites/hits';
 import { invalidationSpread, invalidationTable, type InvalidationOutcome } from './suites/invalidation';
-import { missOverhead, missTable, type MissOutcome } from './suites/miss';
+import { missTable, type MissOutcome, type MissRound } from './suites/miss';
 import { stampedeTable, type StampedeOutcome } from './suites/stampede';
-import { COMPRESSION_VARIANTS, compressionSummary, compressionTable, type CompressionOutcome } from './suites/compression';
+import { COMPRESSION_VARIANTS, compressionSummary, compressionTable, summarizeCompression, type CompressionOutcome } from './suites/compression';
 import { sameInstanceNeverStale, stalenessLoadLine, stalenessTable, type StalenessOutcome } from './suites/l1-staleness';
 import { ITEM_BODY_BYTES } from './lib/body';
 import { shopSection, shopStatementRatio, shopUntouchedHitRatio, type ShopOutcome } from './suites/shop';
@@ -55,72 +55,97 @@ function verdict(met: boolean | null): string {
   return met ? 'met' : '**not met**';
 }
 
-/** The performance targets, computed from this run only. */
+/** The performance targets of issue 13, computed from this run only. */
 export function targets(results: RunResults): Target[] {
   const list: Target[] = [];
   const hits = results.hits;
   if (hits) {
     const find = (name: string) => hits.find((outcome) => outcome.variant.name === name && !outcome.unavailable);
     const bare = find('bare');
-    const floor = find('redis-floor');
     const ours = find('ours-redis');
+    const pipelined = find('ours-redis-pipelined');
     const l1 = hits.find((outcome) => outcome.variant.name === 'ours-l1');
     const redisPeers = hits.filter((outcome) => outcome.variant.role === 'peer' && outcome.variant.store === 'redis' && !outcome.unavailable);
     const fastestPeer = redisPeers.sort((a, b) => summarizeHit(b).median - summarizeHit(a).median)[0];
 
-    // Server CPU per request is the steadier figure on a shared machine: quote it beside each ratio.
+    // Server CPU per request is the steadier figure on a shared machine: quote it beside each ratio (as a speed, b's CPU over a's).
     const cpuNote = (a: HitOutcome | undefined, b: HitOutcome | undefined) => {
-      const ratio = summarizeHit(b).serverCpuMicrosPerRequest / summarizeHit(a).serverCpuMicrosPerRequest;
-      return Number.isFinite(ratio) ? `by server CPU per request: ${formatRatio(ratio)}` : undefined;
+      const sa = summarizeHit(a);
+      const sb = summarizeHit(b);
+      const ratio = sb.serverCpuMicrosPerRequest / sa.serverCpuMicrosPerRequest;
+      return Number.isFinite(ratio)
+        ? `by server CPU per request: ${formatRatio(ratio)} (${sa.serverCpuMicrosPerRequest.toFixed(0)} against ${sb.serverCpuMicrosPerRequest.toFixed(0)} µs)`
+        : undefined;
     };
-    const vsFloor = summarizeHit(ours).median / summarizeHit(floor).median;
-    list.push({
-      goal: 'ours on Redis ≥ 0.95 × redis-floor',
-      measured: vsFloor,
-      perRound: roundRatios(ours, floor),
-      met: Number.isFinite(vsFloor) ? vsFloor >= 0.95 : null,
-      note: cpuNote(ours, floor),
-    });
-    const vsPeer = summarizeHit(ours).median / summarizeHit(fastestPeer).median;
-    list.push({
-      goal: `ours on Redis ≥ 1.3 × fastest Redis-backed peer (${fastestPeer?.variant.label ?? 'none'})`,
-      measured: vsPeer,
-      perRound: roundRatios(ours, fastestPeer),
-      met: Number.isFinite(vsPeer) ? vsPeer >= 1.3 : null,
-      note: cpuNote(ours, fastestPeer),
-    });
+    const ratioTarget = (goal: string, a: HitOutcome | undefined, b: HitOutcome | undefined, at: number, extra?: string): void => {
+      const measured = summarizeHit(a).median / summarizeHit(b).median;
+      list.push({
+        goal,
+        measured,
+        perRound: roundRatios(a, b),
+        met: Number.isFinite(measured) ? measured >= at : null,
+        note: [cpuNote(a, b), extra].filter(Boolean).join('; '),
+      });
+    };
+    const latencyNote = (a: HitOutcome | undefined, b: HitOutcome | undefined) =>
+      `p50 at 1 connection ${formatMs(summarizeHit(a).singleP50Ms, 3)} ms against ${formatMs(summarizeHit(b).singleP50Ms, 3)} ms`;
+    const oursFloor = ours && floorOf(hits, ours);
+    ratioTarget('1a. hits, default ioredis client: ours ≥ 0.95 × redis-floor (same client)', ours, oursFloor, 0.95, latencyNote(ours, oursFloor));
+    ratioTarget(`1b. hits, default ioredis client: ours ≥ 1.3 × fastest Redis-backed peer (${fastestPeer?.variant.label ?? 'none'})`, ours, fastestPeer, 1.3);
+    const pipelinedFloor = pipelined && floorOf(hits, pipelined);
+    ratioTarget('2. hits, auto-pipelining on both sides: ours ≥ 0.97 × redis-floor (auto-pipelining)', pipelined, pipelinedFloor, 0.97, latencyNote(pipelined, pipelinedFloor));
     const l1Live = l1?.unavailable ? undefined : l1;
-    const l1Ratio = summarizeHit(l1Live).median / summarizeHit(bare).median;
+    ratioTarget('3. in-process tier: ours ≥ 0.9 × bare', l1Live, bare, 0.9, l1?.unavailable ? `not available: ${l1.unavailable}` : latencyNote(l1Live, bare));
+    const floor = find('redis-floor');
+    const memory = (outcome: HitOutcome | undefined) => outcome?.memory?.bytesPerEntry ?? NaN;
+    const memoryRatio = memory(ours) / memory(floor);
     list.push({
-      goal: 'ours with the in-process tier ≥ 0.95 × bare',
-      measured: l1Ratio,
-      perRound: roundRatios(l1Live, bare),
-      met: Number.isFinite(l1Ratio) ? l1Ratio >= 0.95 : null,
-      note: l1?.unavailable ? `not available: ${l1.unavailable}` : cpuNote(l1Live, bare),
+      goal: '5b. Redis memory per entry at redis-floor\'s (≤ 1.01 ×)',
+      measured: memoryRatio,
+      perRound: [],
+      met: Number.isFinite(memoryRatio) ? memoryRatio <= 1.01 : null,
+      note: `${memory(ours).toFixed(0)} B against ${memory(floor).toFixed(0)} B per entry`,
     });
   }
   if (results.miss) {
-    // The target "overhead ≤ 5%" read two ways: throughput under load, and one request's latency.
-    const overhead = missOverhead(results.miss);
+    const miss = results.miss;
+    const find = (name: string) => miss.find((outcome) => outcome.name === name && !outcome.unavailable);
+    const ours = find('miss-ours');
+    const floor = find('miss-floor');
+    const cpu = (outcome: MissOutcome | undefined) => median((outcome?.rounds ?? []).map((round) => round.serverCpuMicrosPerRequest));
+    const rate = (outcome: MissOutcome | undefined) => summarize((outcome?.rounds ?? []).map((round) => round.requestsPerSecond)).median;
+    const cpuRatio = cpu(ours) / cpu(floor);
     list.push({
-      goal: `miss path at ${results.config.connections} connections: ours ≥ 0.95 × uncached req/s (overhead ≤ 5%)`,
-      measured: overhead.loadedRatio,
-      perRound: overhead.loadedPerRound,
-      met: Number.isFinite(overhead.loadedRatio) ? overhead.loadedRatio >= 0.95 : null,
+      goal: '4a. misses: server CPU per miss ≤ 1.3 × floor miss',
+      measured: cpuRatio,
+      perRound: pairRounds(ours, floor, (a, b) => a.serverCpuMicrosPerRequest / b.serverCpuMicrosPerRequest),
+      met: Number.isFinite(cpuRatio) ? cpuRatio <= 1.3 : null,
+      note: `${cpu(ours).toFixed(0)} against ${cpu(floor).toFixed(0)} µs (uncached handler: ${cpu(find('miss-uncached')).toFixed(0)} µs)`,
     });
+    const peers = ['miss-apicache-redis', 'miss-route-cache-redis'].map(find).filter((outcome): outcome is MissOutcome => outcome !== undefined);
+    const fastest = peers.sort((a, b) => rate(b) - rate(a))[0];
+    const peerRatio = rate(ours) / rate(fastest);
     list.push({
-      goal: 'miss path at 1 connection: p50 ≤ 1.05 × uncached p50 (latency overhead ≤ 5%)',
-      measured: 1 + overhead.singleAddedShare,
+      goal: `4b. misses: ours ≥ 1.2 × the req/s of the fastest Redis-backed peer's miss path (${fastest?.label ?? 'none'})`,
+      measured: peerRatio,
+      perRound: pairRounds(ours, fastest, (a, b) => a.requestsPerSecond / b.requestsPerSecond),
+      met: Number.isFinite(peerRatio) ? peerRatio >= 1.2 : null,
+      note: `server CPU per miss ${cpu(ours).toFixed(0)} against ${cpu(fastest).toFixed(0)} µs`,
+    });
+    const commands = ours?.redisCommandsPerRequest;
+    list.push({
+      goal: '4c. misses: at most 2 store round trips per miss (Redis commands per miss ≤ 2)',
+      measured: commands ?? NaN,
       perRound: [],
-      met: Number.isFinite(overhead.singleAddedShare) ? overhead.singleAddedShare <= 0.05 : null,
-      note: Number.isFinite(overhead.singleAddedMs) ? `adds ${formatMs(overhead.singleAddedMs, 3)} ms per request` : undefined,
+      met: typeof commands === 'number' ? commands <= 2 : null,
+      note: 'round trips are the tags branch\'s (store v2); this column counts commands, one round trip each on this path',
     });
   }
   if (results.invalidation && !results.invalidation.unavailable) {
     const { medians, growth } = invalidationSpread(results.invalidation);
     const underOneMs = medians.every((value) => value < 1);
     list.push({
-      goal: 'invalidation flat 10 → 100,000 entries (largest median ≤ 2 × smallest), every median < 1 ms',
+      goal: '5a. invalidation flat 10 → 100,000 entries (largest median ≤ 2 × smallest), every median < 1 ms',
       measured: growth,
       perRound: [],
       met: Number.isFinite(growth) ? growth <= 2 && underOneMs : null,
@@ -144,7 +169,31 @@ export function targets(results: RunResults): Target[] {
       note: `namespaces only: ${formatRatio(shopStatementRatio(results.shop, 'namespaces'))} the oracle's`,
     });
   }
+  if (results.compression) {
+    const once = results.compression.find((outcome) => outcome.variant.name === 'compress-once' && !outcome.unavailable);
+    const perHit = results.compression.find((outcome) => outcome.variant.name === 'compress-middleware-gzip' && !outcome.unavailable);
+    const a = summarizeCompression(once);
+    const b = summarizeCompression(perHit);
+    const cpuRatio = a.serverCpuMicrosPerRequest / b.serverCpuMicrosPerRequest;
+    list.push({
+      goal: '5c. compression once: server CPU per hit ≤ 0.25 × compression() per hit (gzip), Redis memory per entry ≤ 0.3 ×',
+      measured: cpuRatio,
+      perRound: [],
+      met: Number.isFinite(cpuRatio) ? cpuRatio <= 0.25 && (once?.memory?.bytesPerEntry ?? NaN) / (perHit?.memory?.bytesPerEntry ?? NaN) <= 0.3 : null,
+      note: `${a.serverCpuMicrosPerRequest.toFixed(0)} against ${b.serverCpuMicrosPerRequest.toFixed(0)} µs; ${formatRatio(a.median / b.median)} its req/s; ` +
+        `${formatRatio((once?.memory?.bytesPerEntry ?? NaN) / (perHit?.memory?.bytesPerEntry ?? NaN))} its Redis memory per entry`,
+    });
+  }
   return list;
+}
+
+/** Per-round ratios of two miss variants at the loaded level (interleaved rounds pair by index). */
+function pairRounds(a: MissOutcome | undefined, b: MissOutcome | undefined, ratio: (x: MissRound, y: MissRound) => number): number[] {
+  if (!a || !b) return [];
+  return a.rounds.flatMap((round, i) => {
+    const other = b.rounds[i];
+    return other ? [ratio(round, other)] : [];
+  });
 }
 
 function targetsTable(results: RunResults): string {

@@ -13,7 +13,7 @@ import { COMPRESSION_VARIANTS, compressionTable, runCompression } from './suites
 import { hitsChart, hitsTable, runHits, HIT_VARIANTS } from './suites/hits';
 import { runInvalidation } from './suites/invalidation';
 import { runL1Staleness, stalenessTable } from './suites/l1-staleness';
-import { missTable, runMiss } from './suites/miss';
+import { MISS_VARIANTS, missTable, runMiss } from './suites/miss';
 import { runShop, shopTable } from './suites/shop';
 import { runStampede } from './suites/stampede';
 
@@ -38,8 +38,8 @@ async function main(): Promise<number> {
   });
 
   const estimate =
-    (config.suites.includes('hits') ? HIT_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
-    (config.suites.includes('miss') ? 2 * (2 * config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds) : 0) +
+    (config.suites.includes('hits') ? HIT_VARIANTS.length * ((config.rounds + Math.min(config.rounds, 3)) * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
+    (config.suites.includes('miss') ? MISS_VARIANTS.length * (2 * config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds) : 0) +
     (config.suites.includes('invalidation') ? (config.quick ? 15 : 60) : 0) +
     (config.suites.includes('stampede') ? 2 * (config.stampedeSeconds + 2) : 0) +
     (config.suites.includes('compression') ? COMPRESSION_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +

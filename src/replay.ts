@@ -26,19 +26,83 @@ function notModified(req: Request, headers: string[]): boolean {
   return fresh(req.headers, { etag, 'last-modified': lastModified });
 }
 
-// Entries served again and again from process memory (the in-process tier, the memory store) are the same
-// Buffer each time: their headers are decoded once. Node does not modify the array it is given.
-const decodedHeaders = new WeakMap<Buffer, string[]>();
+/**
+ * A response entry as a hit replays it, worked out once per entry buffer: an entry served again and again
+ * from process memory (the in-process tier, the memory store) is the same Buffer each time, so a hit there
+ * decodes nothing, allocates nothing the entry could hold, and hands writeHead one ready array.
+ */
+interface Rendered {
+  status: number;
+  /** The stored headers, flat, as stored (for a 304 and the inflated fallback). */
+  headers: string[];
+  body: Buffer;
+  gzipped: boolean;
+  storedAt: number;
+  /** Whether an ETag or Last-Modified is stored: only then can a conditional request get a 304. */
+  validators: boolean;
+  /** The largest valid stored Age, in seconds (RFC 9111 5.1: an invalid one is ignored). */
+  originAge: number;
+  /** The stored Vary lines folded into one value; undefined when none is stored. */
+  vary: string | undefined;
+  /**
+   * The stored headers other than Age and Vary, one name each with its value or, for a repeated name, all its
+   * values in order (setHeader writes an array as one line per value): one setHeader per name replaces what
+   * middleware in front set under that name, as removeHeader + appendHeader did, without deleting keys per hit.
+   */
+  names: string[];
+  values: Array<string | string[]>;
+  /** The Age last rendered and its text, so a new string is made once a second, not once a hit. */
+  age: number;
+  ageText: string;
+}
 
-function headersOf(payload: Buffer, inMemory: boolean): string[] {
-  // A buffer fresh from Redis is never seen again: decode it without remembering it.
-  if (!inMemory) return responseHeaders(payload);
-  let headers = decodedHeaders.get(payload);
-  if (headers === undefined) {
-    headers = responseHeaders(payload);
-    decodedHeaders.set(payload, headers);
+const renderedEntries = new WeakMap<Buffer, Rendered>();
+
+function render(payload: Buffer): Rendered {
+  const headers = responseHeaders(payload);
+  const names: string[] = [];
+  const values: Array<string | string[]> = [];
+  const slot = new Map<string, number>();
+  let originAge = 0;
+  let vary: string | undefined;
+  let validators = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === 'age') {
+      const age = Number.parseInt(value, 10);
+      if (age > originAge) originAge = age;
+    } else if (lower === 'vary') {
+      vary = vary === undefined || vary === '' ? value : mergeVary(vary, value);
+    } else {
+      if (lower === 'etag' || lower === 'last-modified') validators = true;
+      const at = slot.get(lower);
+      if (at === undefined) {
+        slot.set(lower, names.length);
+        names.push(name);
+        values.push(value);
+      } else {
+        const previous = values[at]!;
+        values[at] = Array.isArray(previous) ? [...previous, value] : [previous, value];
+      }
+    }
   }
-  return headers;
+  return {
+    status: responseStatus(payload), headers, body: responseBody(payload), gzipped: isGzipped(payload), storedAt: storedAt(payload),
+    validators, originAge, vary, names, values, age: -1, ageText: '',
+  };
+}
+
+function renderedOf(payload: Buffer, inMemory: boolean): Rendered {
+  // A buffer fresh from Redis is never seen again: render it without remembering it.
+  if (!inMemory) return render(payload);
+  let rendered = renderedEntries.get(payload);
+  if (rendered === undefined) {
+    rendered = render(payload);
+    renderedEntries.set(payload, rendered);
+  }
+  return rendered;
 }
 
 /** The union of two Vary values, first one's order first, names compared case-insensitively. */
@@ -96,27 +160,62 @@ function applyHeaders(res: Response, headers: string[]): number {
  * `inMemory` says the same buffer is served again (the in-process tier, the memory store).
  */
 export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false, inMemory = false): void {
-  const status = responseStatus(payload);
-  let headers = headersOf(payload, inMemory);
-  let body = responseBody(payload);
-  if (isGzipped(payload) && !acceptsGzip(req)) ({ headers, body } = inflate(headers, body));
+  const entry = renderedOf(payload, inMemory);
   const h = req.headers;
-  const notModifiedAnswer = (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) && status === 200 && notModified(req, headers);
+  const conditional = entry.validators && entry.status === 200 && (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined);
+  if (conditional || (entry.gzipped && !acceptsGzip(req))) {
+    replayAdapted(req, res, entry, cacheStatus, header);
+    return;
+  }
+  const names = entry.names;
+  const values = entry.values;
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i]!;
+    // Node keeps the array it is given and appendHeader would push onto it: the entry's own stays untouched.
+    res.setHeader(names[i]!, typeof value === 'string' ? value : value.slice());
+  }
+  if (entry.vary !== undefined) setVary(res, entry.vary);
+  // RFC 9111 4.2.3: the age the origin (or a cache before us) gave, plus the time the entry has been here.
+  const age = entry.originAge + Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+  if (age !== entry.age) {
+    entry.age = age;
+    entry.ageText = String(age);
+  }
+  res.setHeader('Age', entry.ageText);
+  if (header) res.setHeader(header, cacheStatus);
+  res.writeHead(entry.status);
+  if (req.method === 'HEAD') res.end();
+  else res.end(entry.body);
+}
+
+/** Merges the stored Vary with one set in front of the cache. */
+function setVary(res: Response, stored: string): void {
+  const current = res.getHeader('vary');
+  const front = current === undefined ? '' : Array.isArray(current) ? current.join(', ') : String(current);
+  const merged = front === '' ? stored : mergeVary(front, stored);
+  if (merged !== '') res.setHeader('Vary', merged);
+}
+
+/** A hit that is not the stored response as is: a 304 for a matching conditional request, or the gzip inflated. */
+function replayAdapted(req: Request, res: Response, entry: Rendered, cacheStatus: string, header: string | false): void {
+  let headers = entry.headers;
+  let body = entry.body;
+  if (entry.gzipped && !acceptsGzip(req)) ({ headers, body } = inflate(headers, body));
+  const notModifiedAnswer = entry.status === 200 && notModified(req, headers);
   let sent = headers;
   if (notModifiedAnswer) {
     sent = [];
     for (let i = 0; i < headers.length; i += 2) if (NOT_MODIFIED_HEADERS.has(headers[i]!.toLowerCase())) sent.push(headers[i]!, headers[i + 1]!);
   }
   const originAge = applyHeaders(res, sent);
-  // RFC 9111 4.2.3: the age the origin (or a cache before us) gave, plus the time the entry has been here.
-  res.setHeader('Age', String(originAge + Math.max(0, Math.floor((Date.now() - storedAt(payload)) / 1000))));
+  res.setHeader('Age', String(originAge + Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));
   if (header) res.setHeader(header, cacheStatus);
   if (notModifiedAnswer) {
     res.writeHead(304);
     res.end();
     return;
   }
-  res.writeHead(status);
+  res.writeHead(entry.status);
   if (req.method === 'HEAD') res.end();
   else res.end(body);
 }

@@ -9,7 +9,8 @@ import { countCommands } from '../lib/command-counter';
 import { runServer } from '../lib/server-main';
 
 runServer(async ({ prefix, redisUrl }) => {
-  const redis = new Redis(redisUrl);
+  // BENCH_AUTO_PIPELINING is set by the -pipelined variant: the floor with the client option ours is compared under.
+  const redis = new Redis(redisUrl, { enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === '1' });
   const keyOf = (id: string) => `${prefix}:item:${id}`;
   const pipeline = redis.pipeline();
   for (const id of ITEM_IDS) pipeline.set(keyOf(id), itemJson(id), 'EX', 3600);

@@ -22,14 +22,17 @@ export interface HitVariant {
   store: 'none' | 'memory' | 'redis' | 'redis + in-process';
   /** May be reported "not available" without failing the run (a feature still in progress). */
   optional?: boolean;
+  /** The floor it is compared with, like for like (same ioredis client options); default redis-floor. */
+  floor?: string;
 }
 
 /** The variants, in the order the table lists them. */
 export const HIT_VARIANTS: readonly HitVariant[] = [
   { name: 'bare', label: 'bare (no cache)', role: 'ceiling', store: 'none' },
   { name: 'redis-floor', label: 'redis-floor (1 GET + res.end)', role: 'floor', store: 'redis' },
+  { name: 'redis-floor-pipelined', label: 'redis-floor, ioredis auto-pipelining', role: 'floor', store: 'redis', floor: 'redis-floor-pipelined' },
   { name: 'ours-redis', label: 'ours on Redis', role: 'ours', store: 'redis' },
-  { name: 'ours-redis-pipelined', label: 'ours on Redis, ioredis auto-pipelining', role: 'ours', store: 'redis' },
+  { name: 'ours-redis-pipelined', label: 'ours on Redis, ioredis auto-pipelining', role: 'ours', store: 'redis', floor: 'redis-floor-pipelined' },
   { name: 'ours-l1', label: 'ours, in-process tier', role: 'ours', store: 'redis + in-process', optional: true },
   { name: 'ours-memory', label: 'ours, memory store', role: 'ours', store: 'memory' },
   { name: 'apicache-memory', label: 'apicache (memory)', role: 'peer', store: 'memory' },
@@ -76,6 +79,8 @@ export interface HitOutcome {
   unavailable?: string;
   warm?: WarmCheck;
   rounds: HitRound[];
+  /** Rounds at one connection: nothing queues, so p50 is one request's latency. */
+  singleRounds: HitRound[];
   memory?: EntryMemory;
 }
 
@@ -124,7 +129,7 @@ function log(message: string): void {
 
 /** Starts every variant, warms it, runs the interleaved rounds and measures Redis memory. */
 export async function runHits(config: BenchConfig, runPrefix: string, redis: Redis): Promise<HitOutcome[]> {
-  const outcomes: HitOutcome[] = HIT_VARIANTS.map((variant) => ({ variant, rounds: [] }));
+  const outcomes: HitOutcome[] = HIT_VARIANTS.map((variant) => ({ variant, rounds: [], singleRounds: [] }));
   const servers = new Map<string, ServerHandle>();
   const prefixOf = (variant: HitVariant) => `${runPrefix}:${variant.name}`;
 
@@ -161,25 +166,29 @@ export async function runHits(config: BenchConfig, runPrefix: string, redis: Red
       }
     }
 
-    for (let round = 0; round < config.rounds; round++) {
-      // Rotate the starting variant each round so none always runs first or last.
-      const order = live.map((_, i) => live[(i + round) % live.length] as HitOutcome);
-      for (const outcome of order) {
-        const server = servers.get(outcome.variant.name) as ServerHandle;
-        const before = await server.stats();
-        const load = await runLoad({ port: server.port, paths, connections: config.connections, seconds: config.roundSeconds });
-        const after = await server.stats();
-        const misses = outcome.variant.role === 'ours' || outcome.variant.role === 'peer' ? after.handlerCalls - before.handlerCalls : 0;
-        const serverCpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / Math.max(1, load.ok);
-        outcome.rounds.push({ ...load, round, misses, serverCpuMicrosPerRequest });
-        log(
-          `round ${round + 1}/${config.rounds} ${outcome.variant.name.padEnd(20)} ${Math.round(load.requestsPerSecond)
-            .toString()
-            .padStart(6)} req/s  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
-            `  server ${serverCpuMicrosPerRequest.toFixed(0)} µs CPU/req  client CPU ${(load.clientCpu * 100).toFixed(0)}%` +
-            `${load.errors || load.non2xx ? `  errors ${load.errors} non2xx ${load.non2xx}` : ''}${misses ? `  misses ${misses}` : ''}`,
-        );
-        await sleep(200);
+    // At config.connections (throughput, p99 under load), then at 1 connection (one request's latency), each in interleaved rounds.
+    const levels: Array<[number, number]> = [[config.connections, config.rounds], [1, Math.min(config.rounds, 3)]];
+    for (const [connections, rounds] of levels) {
+      for (let round = 0; round < rounds; round++) {
+        // Rotate the starting variant each round so none always runs first or last.
+        const order = live.map((_, i) => live[(i + round) % live.length] as HitOutcome);
+        for (const outcome of order) {
+          const server = servers.get(outcome.variant.name) as ServerHandle;
+          const before = await server.stats();
+          const load = await runLoad({ port: server.port, paths, connections, seconds: config.roundSeconds });
+          const after = await server.stats();
+          const misses = outcome.variant.role === 'ours' || outcome.variant.role === 'peer' ? after.handlerCalls - before.handlerCalls : 0;
+          const serverCpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / Math.max(1, load.ok);
+          (connections === 1 ? outcome.singleRounds : outcome.rounds).push({ ...load, round, misses, serverCpuMicrosPerRequest });
+          log(
+            `${String(connections).padStart(2)} conn round ${round + 1}/${rounds} ${outcome.variant.name.padEnd(21)} ${Math.round(load.requestsPerSecond)
+              .toString()
+              .padStart(6)} req/s  p50 ${load.p50Ms.toFixed(3)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
+              `  server ${serverCpuMicrosPerRequest.toFixed(0)} µs CPU/req  client CPU ${(load.clientCpu * 100).toFixed(0)}%` +
+              `${load.errors || load.non2xx ? `  errors ${load.errors} non2xx ${load.non2xx}` : ''}${misses ? `  misses ${misses}` : ''}`,
+          );
+          await sleep(200);
+        }
       }
     }
 
@@ -219,6 +228,9 @@ export interface HitSummary {
   /** Share of one core the server used (req/s × CPU per request). */
   serverBusy: number;
   clientCpu: number;
+  /** Median p50 and server CPU per request over the rounds at one connection. */
+  singleP50Ms: number;
+  singleCpuMicrosPerRequest: number;
 }
 
 /** Summarises one variant's rounds (NaN everywhere when it did not run). */
@@ -232,7 +244,15 @@ export function summarizeHit(outcome: HitOutcome | undefined): HitSummary {
     serverCpuMicrosPerRequest: median(rounds.map((round) => round.serverCpuMicrosPerRequest)),
     serverBusy: median(rounds.map((round) => (round.requestsPerSecond * round.serverCpuMicrosPerRequest) / 1e6)),
     clientCpu: median(rounds.map((round) => round.clientCpu)),
+    singleP50Ms: median((outcome?.singleRounds ?? []).map((round) => round.p50Ms)),
+    singleCpuMicrosPerRequest: median((outcome?.singleRounds ?? []).map((round) => round.serverCpuMicrosPerRequest)),
   };
+}
+
+/** The floor a Redis-backed variant is compared with: redis-floor with the same client options. */
+export function floorOf(outcomes: HitOutcome[], outcome: HitOutcome): HitOutcome | undefined {
+  const name = outcome.variant.floor ?? 'redis-floor';
+  return outcomes.find((candidate) => candidate.variant.name === name && !candidate.unavailable);
 }
 
 /** Per-round ratios a/b over the rounds both ran (interleaved, so each pair shares the machine's state). */
@@ -264,9 +284,9 @@ function notesFor(outcome: HitOutcome): string {
 /** The main table of RESULTS.md. */
 export function hitsTable(outcomes: HitOutcome[]): string {
   const bare = summarizeHit(outcomes.find((outcome) => outcome.variant.role === 'ceiling'));
-  const floor = summarizeHit(outcomes.find((outcome) => outcome.variant.role === 'floor'));
   const rows = outcomes.map((outcome) => {
     const summary = summarizeHit(outcome);
+    const floor = summarizeHit(floorOf(outcomes, outcome));
     const commands = outcome.warm?.redisCommandsPerHit;
     return [
       outcome.variant.label,
@@ -276,6 +296,7 @@ export function hitsTable(outcomes: HitOutcome[]): string {
       formatRate(summary.max),
       formatMs(summary.p50Ms),
       formatMs(summary.p99Ms),
+      formatMs(summary.singleP50Ms, 3),
       formatRatio(summary.median / bare.median),
       outcome.variant.store.startsWith('redis') ? formatRatio(summary.median / floor.median) : '-',
       Number.isFinite(summary.serverCpuMicrosPerRequest) ? summary.serverCpuMicrosPerRequest.toFixed(0) : '-',
@@ -285,9 +306,9 @@ export function hitsTable(outcomes: HitOutcome[]): string {
     ];
   });
   return markdownTable(
-    ['variant', 'store', 'req/s median', 'min', 'max', 'p50 ms', 'p99 ms', '× bare', '× redis-floor', 'server CPU µs/req', 'server busy', 'Redis cmds/hit', 'notes'],
+    ['variant', 'store', 'req/s median', 'min', 'max', 'p50 ms', 'p99 ms', 'p50 ms, 1 conn', '× bare', '× redis-floor (same client options)', 'server CPU µs/req', 'server busy', 'Redis cmds/hit', 'notes'],
     rows,
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 

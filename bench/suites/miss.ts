@@ -11,11 +11,14 @@ import { describeError } from '../lib/protocol';
 import { formatCounters, formatMs, formatRate, formatRatio, markdownTable } from '../lib/report';
 import { median, summarize } from '../lib/stats';
 
-/** The two miss-path variants; the first is the baseline. */
+/** The miss-path variants; the first is the baseline, the second ours (missOverhead reads them by position). */
 export const MISS_VARIANTS = [
   { name: 'miss-uncached', label: '1 ms handler, uncached' },
   { name: 'miss-ours', label: '1 ms handler behind ours (every request a miss)' },
   { name: 'miss-ours-pipelined', label: '1 ms handler behind ours, ioredis auto-pipelining (every request a miss)' },
+  { name: 'miss-floor', label: 'floor miss: 1 GET, the handler, 1 SET in the background' },
+  { name: 'miss-apicache-redis', label: 'apicache (Redis, node-redis v3), every request a miss' },
+  { name: 'miss-route-cache-redis', label: 'route-cache (Redis, ioredis), every request a miss' },
 ] as const;
 
 /** One round at one load level. */

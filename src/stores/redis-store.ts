@@ -32,6 +32,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { allKey, encodeKey, namespaceKeys, tagKeyPrefix, type NamespaceKeys } from '../keys';
 import { LRUCache } from 'lru-cache';
+import { batchCommands } from './command-batcher';
 import { uniqueToken } from '../tokens';
 import { decodeEntryHeader, encodeEntryHeader, TAG_COUNT_OFFSET, TOKEN_LENGTH, TOKEN_PLACEHOLDER, uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
@@ -115,7 +116,8 @@ export class RedisStore implements Store {
   private readonly tagPrefix: string;
 
   constructor(client: Redis | Cluster, private readonly prefix: string) {
-    this.client = defineScripts(client);
+    // Commands of one event-loop turn share a socket write (command-batcher.ts); state and listeners stay on `client`.
+    this.client = defineScripts(batchCommands(client));
     this.cluster = (client as { isCluster?: boolean }).isCluster === true;
     this.allKey = allKey(prefix);
     this.tagPrefix = tagKeyPrefix(prefix);
