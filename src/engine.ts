@@ -187,6 +187,7 @@ export class Engine {
     const options = {
       fill: fill ? { lockToken: token, lockTtlMs: this.settings.lockTtlMs, fillTtlMs: this.fillTtlMs } : undefined,
       expectPlain: expected === 'plain',
+      expectTagged: expected === 'tagged',
     };
     let found: EntryLookup;
     try {

@@ -255,10 +255,12 @@ export class RedisStore implements Store {
     const fill = options.fill;
     const args = ['', fill ? '1' : '', fill?.lockToken ?? '', fill ? ms(fill.lockTtlMs) : 0, fill ? ms(fill.fillTtlMs) : 0, uniqueToken()];
     if (!this.cluster) {
-      const [[status, lock, g, all, clock, header], value] = await Promise.all([
-        this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken()),
-        this.client.getBuffer(entryKey),
-      ]);
+      const script = this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken());
+      // An expected miss sends the script alone (a miss is then 2 commands in 2 round trips); an expected hit
+      // pipelines the entry's GET behind it, and an unexpected one reads the entry in a second round trip.
+      const [[status, lock, g, all, clock, header], value] = options.expectTagged === true || options.expectPlain === true
+        ? await Promise.all([script, this.client.getBuffer(entryKey)])
+        : await script.then(async (reply) => [reply, reply[0] === 0 ? null : await this.client.getBuffer(entryKey)] as const);
       if (status !== 0 && !sameHeader(header!, value)) return undefined;
       return found(status, lock, g, all === null ? null : all.toString('latin1'), clock === null ? null : clock.toString('latin1'), status === 0 ? null : value);
     }

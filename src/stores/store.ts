@@ -68,6 +68,12 @@ export interface LookupEntryOptions {
    * and run the full lookup only when that read cannot decide (one more round trip).
    */
   expectPlain?: boolean;
+  /**
+   * The caller expects an entry with tags: a store reads the entry beside the full lookup in one round trip.
+   * With neither hint the caller expects a miss: the store leaves the entry's read out of the lookup and reads
+   * it only when the lookup found one (one more round trip for that rare case).
+   */
+  expectTagged?: boolean;
 }
 
 /** What lookupEntry found. */
