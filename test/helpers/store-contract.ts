@@ -359,6 +359,23 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       expect(await statusOf(store, n, 'k')).to.equal('hit');
     });
 
+    it('a fill whose tag has no record yet is stored although another tag (known or not) was cleared while it filled', async function () {
+      const { store } = current();
+      const n = ns('v2-tag-new');
+      const known = `known-${uniqueToken()}`;
+      expect(await fill(store, n, 'seed', bytes('seed'), [known])).to.equal('stored');
+      for (const [key, cleared] of [['k1', known], ['k2', `unknown-${uniqueToken()}`]] as const) {
+        const fresh = `course:${uniqueToken()}`;
+        const { ticket, token } = await begin(store, n, key);
+        await store.clearTags([cleared]);
+        await store.clearTags([cleared], { soft: true });
+        expect(await store.writeEntry(n, key, ticket, bytes('v'), { ttlMs: 10_000, tags: [fresh], releaseToken: token }), cleared).to.equal('stored');
+        expect(await statusOf(store, n, key)).to.equal('hit');
+        await store.clearTags([fresh]);
+        expect(await statusOf(store, n, key), 'the record the write made clears it').to.equal('miss');
+      }
+    });
+
     it('clearAll makes every entry unreachable at once, and a fill begun before it never becomes visible', async function () {
       const { store } = current();
       const [a, b] = [ns('v2-all-a'), ns('v2-all-b')];
