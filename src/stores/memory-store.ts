@@ -12,8 +12,8 @@ import { encodeKey, encodePart } from '../keys';
 import { uniqueToken } from '../tokens';
 import { uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store, type WriteEntryOptions,
-  type WriteOutcome,
+  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
+  type WriteEntryOptions, type WriteOutcome,
 } from './store';
 
 interface NamespaceRecord {
@@ -125,7 +125,8 @@ export class MemoryStore implements Store {
     const entry = ns && all ? this.entries.get(id) : undefined;
     const status = entry ? this.check(entry, ns!, all!) : 'miss';
     if (status !== 'miss') {
-      return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!, this.nowClock()), lock: 'free', tags: entry!.tags.map((tag) => tag.encoded) };
+      const tags = entry!.tags.map((tag) => tag.encoded);
+      return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!, this.nowClock()), lock: 'free', tags };
     }
     const fill = options.fill;
     if (fill !== undefined) {
@@ -162,10 +163,12 @@ export class MemoryStore implements Store {
     if (ns.soft > fillClock) return 'cleared-since-fill';
     // A clear of a tag without a record makes one for the fill TTL: a fill older than that cannot rely on an absent record.
     const started = ticket.started === undefined ? fillClock : Number(ticket.started);
-    if (tags.length > 0 && this.nowClock() - started >= maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS)) return 'cleared-since-fill';
+    const maxAge = maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
+    if (tags.length > 0 && this.nowClock() - started >= maxAge) return 'cleared-since-fill';
     const recordTtl = ms(options.ttlMs);
     const found = tags.map((encoded) => this.tagRecords.get(encoded));
-    if (found.some((record) => record !== undefined && (record.cleared > fillClock || record.soft > fillClock))) return 'cleared-since-fill';
+    const cleared = (record: TagRecord | undefined): boolean => record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
+    if (found.some(cleared)) return 'cleared-since-fill';
     const headerTags: HeaderTag[] = [];
     for (const [i, encoded] of tags.entries()) {
       let record = found[i];
@@ -203,7 +206,8 @@ export class MemoryStore implements Store {
       const record = this.tagRecords.get(encoded);
       if (record === undefined) {
         // A fill in flight that carries the tag must see this clear; only for the fill TTL, so nothing lasting.
-        this.tagRecords.set(encoded, { token: uniqueToken(), cleared: options.soft ? 0 : clock, soft: options.soft ? clock : 0 }, { ttl: fillTtl });
+        const created = { token: uniqueToken(), cleared: options.soft ? 0 : clock, soft: options.soft ? clock : 0 };
+        this.tagRecords.set(encoded, created, { ttl: fillTtl });
         continue;
       }
       if (options.soft) record.soft = clock;
@@ -263,5 +267,6 @@ function atLeast<K extends string, V extends object>(cache: LRUCache<K, V>, key:
 }
 
 function ticketOf(ns: NamespaceRecord, all: AllRecord, now: number): FillTicket {
-  return { generation: ns.token, allGeneration: all.token, clock: String(all.clock).padStart(16, '0'), started: String(now).padStart(16, '0') };
+  const clock = String(all.clock).padStart(16, '0');
+  return { generation: ns.token, allGeneration: all.token, clock, started: String(now).padStart(16, '0') };
 }

@@ -246,7 +246,8 @@ local function clearOne(key, mode, token, c, fillTtl)
     if mode == 'tag-hard' then redis.call('HSET', key, 't', token, 'c', c) else redis.call('HSET', key, 's', c) end
     local p = redis.call('PTTL', key) if p ~= -1 and p < fillTtl then redis.call('PEXPIRE', key, fillTtl) end
   else
-    if mode == 'tag-hard' then redis.call('HSET', key, 't', token, 'c', c, 's', '0') else redis.call('HSET', key, 't', token, 'c', '0', 's', c) end
+    if mode == 'tag-hard' then redis.call('HSET', key, 't', token, 'c', c, 's', '0')
+    else redis.call('HSET', key, 't', token, 'c', '0', 's', c) end
     redis.call('PEXPIRE', key, fillTtl)
   end
 end

@@ -38,8 +38,8 @@ import {
   BUMP_CLOCK, CLEAR_ALL, CLEAR_ONE_NODE, CLEAR_RECORD, ENSURE_TAG, LOOKUP_ONE_NODE, LOOKUP_SLOT, READ_ALL, TOUCH_ALL, WRITE_ONE_NODE, WRITE_SLOT,
 } from './redis-scripts';
 import {
-  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
-  type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind, type LookupEntryOptions,
+  type Store, type WriteEntryOptions, type WriteOutcome,
 } from './store';
 
 const RELEASE_SCRIPT = `
@@ -311,7 +311,8 @@ export class RedisStore implements Store {
       const value = Buffer.concat([encodeEntryHeader(ticket, tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER }))), payload]);
       const newTokens = tags.map(() => uniqueToken()).join('');
       return outcome(await this.client.ecaWriteOneNode(
-        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey, this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, started, maxAge,
+        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey,
+        this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, started, maxAge,
       ));
     }
     const writeSlot = (headerTags: HeaderTag[]): Promise<number> => this.client.ecaWriteSlot(
@@ -325,9 +326,9 @@ export class RedisStore implements Store {
     // age: a record that had expired when it was read was cleared at least the fill TTL ago, and a fill older than
     // that is refused, so the order matters. A clear between the two steps gives the tag a new token the entry lacks.
     const fillClock = Number(ticket.clock);
-    const [[allCurrent], records] = await Promise.all([
-      touchAll, Promise.all(tags.map((tag) => this.client.ecaEnsureTag(`${this.tagPrefix}${tag}}`, uniqueToken(), ticket.clock, recordTtl))),
-    ]);
+    const ensure = (tag: string): ReturnType<ScriptedClient['ecaEnsureTag']> =>
+      this.client.ecaEnsureTag(`${this.tagPrefix}${tag}}`, uniqueToken(), ticket.clock, recordTtl);
+    const [[allCurrent], records] = await Promise.all([touchAll, Promise.all(tags.map(ensure))]);
     let refused: WriteOutcome | undefined = allCurrent === 1 ? undefined : 'generation-changed';
     if (refused === undefined && records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock)) refused = 'cleared-since-fill';
     if (refused !== undefined) {
