@@ -110,6 +110,8 @@ export class Clears {
     private readonly forget: (targets: ClearTargets) => void,
     private readonly l1: L1Tier | undefined,
     private readonly decisions: Decisions,
+    /** The engine's fill TTL: a cleared tag's record lives at least this long, so fills in flight see the clear (stores/store.ts). */
+    private readonly fillTtlMs: number,
   ) {
     store.onReconnect(() => this.reapplyRecent());
   }
@@ -210,7 +212,7 @@ export class Clears {
   // Other instances drop their in-process copies before this clear's response leaves.
   private async clearAndPublish(targets: ClearTargets): Promise<void> {
     if (targets.namespaces.length === 0 && targets.tags.length === 0 && !targets.all) return;
-    const soft = targets.soft === true ? { soft: true } : {};
+    const soft = { soft: targets.soft === true, fillTtlMs: this.fillTtlMs };
     await Promise.all([
       targets.all ? this.store.clearAll() : undefined,
       targets.namespaces.length > 0 ? this.store.clearNamespaces(targets.namespaces, soft) : undefined,

@@ -156,7 +156,7 @@ export class Engine {
     this.clears = new Clears(settings, store, this.gate, this.backgroundTimeoutMs, (targets) => {
       this.forgetFills(targets);
       this.l1?.drop(targets);
-    }, l1, this.decisions);
+    }, l1, this.decisions, this.fillTtlMs);
   }
 
   /** Runs a store call through the gate: bounded, counted, never while the store is known down. */

@@ -12,7 +12,8 @@ import { encodeKey, encodePart } from '../keys';
 import { uniqueToken } from '../tokens';
 import { uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store, type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
+  type WriteEntryOptions, type WriteOutcome,
 } from './store';
 
 interface NamespaceRecord {
@@ -123,7 +124,10 @@ export class MemoryStore implements Store {
     let all = this.allRecord.get('all');
     const entry = ns && all ? this.entries.get(id) : undefined;
     const status = entry ? this.check(entry, ns!, all!) : 'miss';
-    if (status !== 'miss') return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!), lock: 'free', tags: entry!.tags.map((tag) => tag.encoded) };
+    if (status !== 'miss') {
+      const tags = entry!.tags.map((tag) => tag.encoded);
+      return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!, this.nowClock()), lock: 'free', tags };
+    }
     const fill = options.fill;
     if (fill !== undefined) {
       // Created with the short fill TTL, or kept at least that long: only a write makes them outlive an entry.
@@ -134,7 +138,7 @@ export class MemoryStore implements Store {
     }
     let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
     if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
-    return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all) : null, lock, tags: [] };
+    return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all, this.nowClock()) : null, lock, tags: [] };
   }
 
   private check(entry: StoredEntry, ns: NamespaceRecord, all: AllRecord): EntryLookup['status'] {
@@ -157,16 +161,22 @@ export class MemoryStore implements Store {
     if (!ns || ns.token !== ticket.generation || !all || all.token !== ticket.allGeneration) return 'generation-changed';
     const fillClock = Number(ticket.clock);
     if (ns.soft > fillClock) return 'cleared-since-fill';
+    // A clear of a tag without a record makes one for the fill TTL: a fill older than that cannot rely on an absent record.
+    const started = ticket.started === undefined ? fillClock : Number(ticket.started);
+    const maxAge = maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
+    if (tags.length > 0 && this.nowClock() - started >= maxAge) return 'cleared-since-fill';
     const recordTtl = ms(options.ttlMs);
+    const found = tags.map((encoded) => this.tagRecords.get(encoded));
+    const cleared = (record: TagRecord | undefined): boolean => record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
+    if (found.some(cleared)) return 'cleared-since-fill';
     const headerTags: HeaderTag[] = [];
-    for (const encoded of tags) {
-      let record = this.tagRecords.get(encoded);
+    for (const [i, encoded] of tags.entries()) {
+      let record = found[i];
       if (record === undefined) {
-        // Absent (never made, or evicted): it may have been cleared at any time up to now.
-        record = { token: uniqueToken(), cleared: all.clock, soft: 0 };
-        this.tagRecords.set(encoded, record, { ttl: ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS) });
+        // Absent (never made, or expired after its last clear, before this fill began): never cleared as far as this fill can tell.
+        record = { token: uniqueToken(), cleared: 0, soft: 0 };
+        this.tagRecords.set(encoded, record, { ttl: recordTtl });
       }
-      if (record.cleared > fillClock || record.soft > fillClock) return 'cleared-since-fill';
       headerTags.push({ encoded, token: record.token });
     }
     this.entries.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
@@ -191,11 +201,18 @@ export class MemoryStore implements Store {
   async clearTags(tags: readonly string[], options: ClearOptions = {}): Promise<void> {
     if (tags.length === 0) return;
     const clock = this.bumpClock();
+    const fillTtl = ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
     for (const encoded of uniqueEncodedTags(tags)) {
       const record = this.tagRecords.get(encoded);
-      if (record === undefined) continue;
+      if (record === undefined) {
+        // A fill in flight that carries the tag must see this clear; only for the fill TTL, so nothing lasting.
+        const created = { token: uniqueToken(), cleared: options.soft ? 0 : clock, soft: options.soft ? clock : 0 };
+        this.tagRecords.set(encoded, created, { ttl: fillTtl });
+        continue;
+      }
       if (options.soft) record.soft = clock;
       else Object.assign(record, { token: uniqueToken(), cleared: clock });
+      atLeast(this.tagRecords, encoded, fillTtl);
     }
   }
 
@@ -249,6 +266,7 @@ function atLeast<K extends string, V extends object>(cache: LRUCache<K, V>, key:
   if (value !== undefined && remaining !== Infinity && remaining < ttlMs) cache.set(key, value, { ttl: ms(ttlMs) });
 }
 
-function ticketOf(ns: NamespaceRecord, all: AllRecord): FillTicket {
-  return { generation: ns.token, allGeneration: all.token, clock: String(all.clock).padStart(16, '0') };
+function ticketOf(ns: NamespaceRecord, all: AllRecord, now: number): FillTicket {
+  const clock = String(all.clock).padStart(16, '0');
+  return { generation: ns.token, allGeneration: all.token, clock, started: String(now).padStart(16, '0') };
 }

@@ -11,7 +11,10 @@
  *   global record     string  all-generation token(16) clear clock (a string, so a hit can read it in one MGET)
  *   tag record        hash    t: token, c: clock of its last hard clear, s: of its last soft clear
  *
- * Clocks are decimal strings of microseconds, compared as Lua numbers (exact below 2^53).
+ * Clocks are decimal strings of microseconds, compared as Lua numbers (exact below 2^53). A ticket also carries
+ * when its fill began (TIME of the node that will check it, µs): a write with tags is refused once its fill is
+ * older than the fill TTL, the shortest a tag record lives after a clear, so an absent tag record means "not
+ * cleared during this fill" (see store.ts).
  */
 
 // Shared helpers: a number from a reply that may be false or empty; the clear clock of now; PEXPIRE up to a floor.
@@ -49,7 +52,8 @@ if n and string.len(h) == 512 and 49 + n * 217 > 512 then h = redis.call('GETRAN
  * Validates the entry's header against the namespace, the global record and each tag record; the store reads
  * the entry itself with a GET pipelined right after this call and checks it still has the header validated here.
  * Returns {status (0 miss, 1 hit, 2 soft-cleared), lock (0 free, 1 taken, 2 busy), namespace record, all token,
- * clock, validated header}. The hit path comes first and defines no function (closures cost per call).
+ * clock, validated header, TIME in µs (a miss; a hit when preparing: a refresh writes under it)}. The hit path
+ * comes first and defines no function (closures cost per call).
  */
 export const LOOKUP_ONE_NODE = `
 local g = redis.call('GET', KEYS[1])
@@ -72,7 +76,11 @@ if g and a[1] then
       if (tonumber(r[2]) or 0) > fill then status = 2 end
       pos = pos + 17 + len
     end
-    if status ~= 0 then return {status, 0, g, a[1], a[2], string.sub(h, 1, pos - 1)} end
+    if status ~= 0 then
+      local st = false
+      if ARGV[2] == '1' then local t = redis.call('TIME') st = t[1] .. string.format('%06d', t[2]) end
+      return {status, 0, g, a[1], a[2], string.sub(h, 1, pos - 1), st}
+    end
   end
 end
 ${PRELUDE}
@@ -83,14 +91,15 @@ if ARGV[2] == '1' then
   else atLeast(KEYS[4], tonumber(ARGV[5])) end
 end
 ${PREPARE}
-return {0, lock, g, a[1], a[2], false}
+return {0, lock, g, a[1], a[2], false, fmt(now())}
 `;
 
 /**
  * Cluster, the namespace's slot. KEYS: namespace record, entry, fill lock. ARGV as LOOKUP_ONE_NODE.
  * Checks what the slot can (namespace token, its soft clear) on the header; the store reads the entry with a
  * GET pipelined after it, and checks the global and tag records itself.
- * Returns {status (0 miss, 1 candidate, 2 soft-cleared candidate), lock, namespace record, header}.
+ * Returns {status (0 miss, 1 candidate, 2 soft-cleared candidate), lock, namespace record, header, TIME in µs}:
+ * this node's TIME, since WRITE_SLOT on this node checks the fill's age against it.
  */
 export const LOOKUP_SLOT = `
 local g = redis.call('GET', KEYS[1])
@@ -99,12 +108,13 @@ if g then
   if n and string.sub(h, 1, 16) == string.sub(g, 1, 16) then
     local status = 1
     if (tonumber(string.sub(g, 17)) or 0) > (tonumber(string.sub(h, 33, 48)) or 0) then status = 2 end
-    return {status, 0, g, h}
+    local t = redis.call('TIME')
+    return {status, 0, g, h, t[1] .. string.format('%06d', t[2])}
   end
 end
 ${PRELUDE}
 ${PREPARE}
-return {0, lock, g, false}
+return {0, lock, g, false, fmt(now())}
 `;
 
 /**
@@ -123,8 +133,9 @@ return a
 /**
  * One node. KEYS: namespace record, entry, fill lock, global record. ARGV: tag key prefix, value (header with
  * token placeholders, then payload), entry TTL, record TTL (>= entry TTL), release token, a new token per tag
- * (concatenated), short TTL for a tag record created by a write that is then refused.
- * Returns 1 stored, 0 a generation changed or vanished, 2 cleared since the fill began.
+ * (concatenated), when the fill began ('' = unknown: its fill clock, which is earlier), the oldest a fill with
+ * tags may be (µs). Returns 1 stored, 0 a generation changed or vanished, 2 cleared since the fill began (or too
+ * old to tell). Checks everything before writing anything: a refused write leaves no record behind.
  */
 export const WRITE_ONE_NODE = `${PRELUDE}
 if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
@@ -135,27 +146,27 @@ local fill = tonumber(string.sub(v, 33, 48)) or 0
 if num(string.sub(g, 17)) > fill then return 2 end
 local av = redis.call('GET', KEYS[4])
 if not av or string.sub(av, 1, 16) ~= string.sub(v, 17, 32) then return 0 end
-local a = {string.sub(av, 1, 16), string.sub(av, 17)}
-local clock = num(a[2])
+local n = string.byte(v, 49)
+-- A clear of a tag without a record makes one that lives the fill TTL: older fills cannot rely on its absence.
+if n > 0 and now() - (tonumber(ARGV[7]) or fill) >= tonumber(ARGV[8]) then return 2 end
 local recordTtl = tonumber(ARGV[4])
 local tags = {}
 local pos = 50
-for i = 1, string.byte(v, 49) do
+for i = 1, n do
   local len = string.byte(v, pos + 16)
   local key = ARGV[1] .. string.sub(v, pos + 17, pos + 16 + len) .. '}'
   local r = redis.call('HMGET', key, 't', 'c', 's')
-  if not r[1] then
-    -- Absent (never made, expired or evicted): it may have been cleared at any time up to now.
-    r = {string.sub(ARGV[6], i * 16 - 15, i * 16), a[2]}
-    redis.call('HSET', key, 't', r[1], 'c', a[2], 's', '0')
-    redis.call('PEXPIRE', key, ARGV[7])
-    if clock > fill then return 2 end
-  elseif num(r[2]) > fill or num(r[3]) > fill then return 2 end
-  tags[i] = {pos - 1, r[1], key}
+  if r[1] and (num(r[2]) > fill or num(r[3]) > fill) then return 2 end
+  tags[i] = {pos - 1, r[1], key, i}
   pos = pos + 17 + len
 end
 redis.call('SET', KEYS[2], v, 'PX', ARGV[3])
 for _, t in ipairs(tags) do
+  if not t[2] then
+    -- Absent (never made, or expired after its last clear, before this fill began): never cleared as far as this fill can tell.
+    t[2] = string.sub(ARGV[6], t[4] * 16 - 15, t[4] * 16)
+    redis.call('HSET', t[3], 't', t[2], 'c', '0', 's', '0')
+  end
   redis.call('SETRANGE', KEYS[2], t[1], t[2])
   atLeast(t[3], recordTtl)
 end
@@ -166,14 +177,18 @@ return 1
 
 /**
  * Cluster, the namespace's slot. KEYS: namespace record, entry, fill lock. ARGV: value (tokens filled in),
- * entry TTL, record TTL, release token. Returns as WRITE_ONE_NODE.
+ * entry TTL, record TTL, release token, when the fill began on this node ('' = unknown: its fill clock), the
+ * oldest the fill may be (µs; '' = no limit, an entry without tags). Runs after the tag records were read, so
+ * a record that had expired then is covered by the age checked now. Returns as WRITE_ONE_NODE.
  */
 export const WRITE_SLOT = `${PRELUDE}
 if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 local v = ARGV[1]
 local g = redis.call('GET', KEYS[1])
 if not g or string.sub(g, 1, 16) ~= string.sub(v, 1, 16) then return 0 end
-if num(string.sub(g, 17)) > (tonumber(string.sub(v, 33, 48)) or 0) then return 2 end
+local fill = tonumber(string.sub(v, 33, 48)) or 0
+if num(string.sub(g, 17)) > fill then return 2 end
+if ARGV[6] ~= '' and now() - (tonumber(ARGV[5]) or fill) >= tonumber(ARGV[6]) then return 2 end
 redis.call('SET', KEYS[2], v, 'PX', ARGV[2])
 atLeast(KEYS[1], tonumber(ARGV[3]))
 return 1
@@ -189,21 +204,20 @@ return {1, string.sub(av, 17)}
 `;
 
 /**
- * Cluster, a tag's slot, on a write. ARGV: new token, clock to create it with ('' = do not create), TTL of a
- * created record, fill clock, record TTL. Returns {token, hard clock, soft clock} (token false: absent).
- * A record this fill passes is kept at least the record TTL.
+ * Cluster, a tag's slot, on a write. ARGV: new token, fill clock, record TTL. Returns {token, hard clock, soft
+ * clock}. A record this fill passes is kept at least the record TTL; an absent one (never made, or expired
+ * after its last clear) is created never cleared (c = 0): the write's age check, after this, covers the rest.
  */
 export const ENSURE_TAG = `${PRELUDE}
 local r = redis.call('HMGET', KEYS[1], 't', 'c', 's')
 if r[1] then
-  local fill = tonumber(ARGV[4])
-  if num(r[2]) <= fill and num(r[3]) <= fill then atLeast(KEYS[1], tonumber(ARGV[5])) end
+  local fill = tonumber(ARGV[2])
+  if num(r[2]) <= fill and num(r[3]) <= fill then atLeast(KEYS[1], tonumber(ARGV[3])) end
   return r
 end
-if ARGV[2] == '' then return {false, false, false} end
-redis.call('HSET', KEYS[1], 't', ARGV[1], 'c', ARGV[2], 's', '0')
+redis.call('HSET', KEYS[1], 't', ARGV[1], 'c', '0', 's', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {ARGV[1], ARGV[2], '0'}
+return {ARGV[1], '0', '0'}
 `;
 
 // Advances the clear clock of the global record KEYS[g] (created when absent, with ARGV[2] as its token and ARGV[3]
@@ -218,15 +232,23 @@ c = fmt(c)
 `;
 
 // Clears one record by mode: a namespace gets a new token (hard) or keeps it with the clock c as its soft clear;
-// a tag gets a new token and c as its hard clear, or c as its soft clear. Absent records are left absent.
+// an absent namespace record is left absent (a fill in flight made or kept it, and a write needs it). A tag gets
+// a new token and c as its hard clear, or c as its soft clear, and lives at least fillTtl more; an absent tag
+// record is created for fillTtl only, so a fill in flight that carries the tag sees the clear, and a write whose
+// fill is older than fillTtl is refused: an absent tag record means "not cleared during this fill".
 const CLEAR_ONE = `
-local function clearOne(key, mode, token, c)
+local function clearOne(key, mode, token, c, fillTtl)
   if mode == 'ns-hard' or mode == 'ns-soft' then
     local g = redis.call('GET', key)
     if not g then return end
     if mode == 'ns-hard' then redis.call('SET', key, token, 'KEEPTTL') else redis.call('SET', key, string.sub(g, 1, 16) .. c, 'KEEPTTL') end
   elseif redis.call('EXISTS', key) == 1 then
     if mode == 'tag-hard' then redis.call('HSET', key, 't', token, 'c', c) else redis.call('HSET', key, 's', c) end
+    local p = redis.call('PTTL', key) if p ~= -1 and p < fillTtl then redis.call('PEXPIRE', key, fillTtl) end
+  else
+    if mode == 'tag-hard' then redis.call('HSET', key, 't', token, 'c', c, 's', '0')
+    else redis.call('HSET', key, 't', token, 'c', '0', 's', c) end
+    redis.call('PEXPIRE', key, fillTtl)
   end
 end
 `;
@@ -242,24 +264,25 @@ return c
 `;
 
 /**
- * Cluster: clears one namespace or tag record, only if it exists (an absent one already validates nothing).
- * KEYS: the record. ARGV: mode ('ns-hard', 'ns-soft', 'tag-hard', 'tag-soft'), new token, clock.
+ * Cluster: clears one namespace or tag record (an absent tag gets a record that lives fillTtl; see CLEAR_ONE).
+ * KEYS: the record. ARGV: mode ('ns-hard', 'ns-soft', 'tag-hard', 'tag-soft'), new token, clock, fill TTL.
  */
 export const CLEAR_RECORD = `${CLEAR_ONE}
-clearOne(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+clearOne(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 return 1
 `;
 
 /**
  * One node: clears records and advances the clock in one call. KEYS: global record, then the records.
- * ARGV: mode, token for a created global record, its least TTL, then a new token per record.
+ * ARGV: mode, token for a created global record, its least TTL, fill TTL, then a new token per record.
  */
 export const CLEAR_ONE_NODE = `${PRELUDE}${CLEAR_ONE}
 local c = ''
 if ARGV[1] ~= 'ns-hard' then
 ${BUMP('1')}
 end
-for i = 2, #KEYS do clearOne(KEYS[i], ARGV[1], ARGV[2 + i], c) end
+local fillTtl = tonumber(ARGV[4])
+for i = 2, #KEYS do clearOne(KEYS[i], ARGV[1], ARGV[3 + i], c, fillTtl) end
 return 1
 `;
 

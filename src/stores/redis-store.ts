@@ -13,8 +13,8 @@
  *   lookupEntry: miss (with lock)    1 script                     1 (as above); +1 (lock) when a tag or the
  *                                                                 all-generation turned a candidate into a miss
  *   writeEntry (+ lock release)      1 script                     1 without tags (entry + global record in parallel);
- *                                                                 2 with tags (tag records, then entry); 3 when a tag
- *                                                                 record is new (it is created with the clock read)
+ *                                                                 2 with tags (tag records, created if absent, then
+ *                                                                 the entry, whose script checks the fill's age)
  *   clearNamespaces hard             1 script                     1 (parallel, one per namespace)
  *   clearNamespaces soft, clearTags  1 script                     2 (clock, then the records in parallel)
  *   clearAll                         1                            1
@@ -39,8 +39,8 @@ import {
   BUMP_CLOCK, CLEAR_ALL, CLEAR_ONE_NODE, CLEAR_RECORD, ENSURE_TAG, LOOKUP_ONE_NODE, LOOKUP_SLOT, READ_ALL, TOUCH_ALL, WRITE_ONE_NODE, WRITE_SLOT,
 } from './redis-scripts';
 import {
-  type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
-  type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind, type LookupEntryOptions,
+  type Store, type WriteEntryOptions, type WriteOutcome,
 } from './store';
 
 const RELEASE_SCRIPT = `
@@ -61,14 +61,14 @@ return 0
 
 /** A record a clear creates (the global record, to hold the advanced clock) lives at least this long. */
 export const CLEARED_RECORD_TTL_MS = 60 * 60 * 1000;
-/** Default short TTL of records a miss or a refused write creates. */
+/** Default short TTL of records a miss or a clear of an unknown tag creates, and the oldest a fill with tags may be. */
 export const DEFAULT_FILL_TTL_MS = 5000;
 
 type Reply = Buffer | null;
 
 interface ScriptedClient {
-  ecaLookupOneNodeBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply, Reply, Reply]>;
-  ecaLookupSlotBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply]>;
+  ecaLookupOneNodeBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply, Reply, Reply, Reply]>;
+  ecaLookupSlotBuffer(...args: Array<string | number>): Promise<[number, number, Reply, Reply, Reply]>;
   ecaReadAll(...args: Array<string | number>): Promise<[string | null, string | null]>;
   ecaWriteOneNode(...args: Array<string | number | Buffer>): Promise<number>;
   ecaWriteSlot(...args: Array<string | number | Buffer>): Promise<number>;
@@ -258,17 +258,19 @@ export class RedisStore implements Store {
       const script = this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken());
       // An expected miss sends the script alone (a miss is then 2 commands in 2 round trips); an expected hit
       // pipelines the entry's GET behind it, and an unexpected one reads the entry in a second round trip.
-      const [[status, lock, g, all, clock, header], value] = options.expectTagged === true || options.expectPlain === true
+      const [[status, lock, g, all, clock, header, started], value] = options.expectTagged === true || options.expectPlain === true
         ? await Promise.all([script, this.client.getBuffer(entryKey)])
         : await script.then(async (reply) => [reply, reply[0] === 0 ? null : await this.client.getBuffer(entryKey)] as const);
       if (status !== 0 && !sameHeader(header!, value)) return undefined;
-      return found(status, lock, g, all === null ? null : all.toString('latin1'), clock === null ? null : clock.toString('latin1'), status === 0 ? null : value);
+      const text = (reply: Reply): string | null => (reply === null ? null : reply.toString('latin1'));
+      return found(status, lock, g, text(all), text(clock), status === 0 ? null : value, text(started));
     }
-    const [[status, lock, g, header], value, [all, clock]] = await Promise.all([
+    const [[status, lock, g, header, startedReply], value, [all, clock]] = await Promise.all([
       this.client.ecaLookupSlotBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, ...args),
       this.client.getBuffer(entryKey),
       this.client.ecaReadAll(this.allKey, fill ? '1' : '', uniqueToken(), fill ? ms(fill.fillTtlMs) : 0),
     ]);
+    const started = startedReply === null ? null : startedReply.toString('latin1');
     let checked = status;
     if (checked !== 0) {
       const candidate = decodeEntryHeader(header!);
@@ -277,13 +279,13 @@ export class RedisStore implements Store {
       const outside = await this.checkOutsideSlot(value!, all);
       checked = outside === 0 ? 0 : Math.max(checked, outside);
     }
-    if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : value);
+    if (checked !== 0 || status === 0) return found(checked, lock, g, all, clock, checked === 0 ? null : value, started);
     // A tag or the all-generation turned an in-slot candidate into a miss: the lock was not asked for in the slot call.
     let late = 0;
     if (fill?.lockToken !== undefined) {
       late = (await this.client.set(keys.lockPrefix + encoded, fill.lockToken, 'PX', ms(fill.lockTtlMs), 'NX')) === 'OK' ? 1 : 2;
     }
-    return found(0, late, g, all, clock, null);
+    return found(0, late, g, all, clock, null, started);
   }
 
   /** Cluster: checks an in-slot candidate against the global record and its tag records (one parallel round trip). */
@@ -306,37 +308,33 @@ export class RedisStore implements Store {
     const tags = uniqueEncodedTags(options.tags);
     const entryTtl = ms(options.ttlMs);
     const recordTtl = entryTtl;
-    const shortTtl = ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
+    const maxAge = maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
+    const started = ticket.started ?? '';
     const release = options.releaseToken ?? '';
     if (!this.cluster) {
       const value = Buffer.concat([encodeEntryHeader(ticket, tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER }))), payload]);
       const newTokens = tags.map(() => uniqueToken()).join('');
       return outcome(await this.client.ecaWriteOneNode(
-        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey, this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, shortTtl,
+        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey,
+        this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, started, maxAge,
       ));
     }
     const writeSlot = (headerTags: HeaderTag[]): Promise<number> => this.client.ecaWriteSlot(
       keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, Buffer.concat([encodeEntryHeader(ticket, headerTags), payload]), entryTtl, recordTtl, release,
+      started, headerTags.length === 0 ? '' : maxAge,
     );
     const touchAll = this.client.ecaTouchAll(this.allKey, ticket.allGeneration, recordTtl);
     // Without tags nothing outside the slot decides the write: the entry already names the all-generation it saw.
     if (tags.length === 0) return outcome((await Promise.all([writeSlot([]), touchAll]))[0]);
+    // The tag records first (an absent one is created never cleared), then the entry, whose script checks the fill's
+    // age: a record that had expired when it was read was cleared at least the fill TTL ago, and a fill older than
+    // that is refused, so the order matters. A clear between the two steps gives the tag a new token the entry lacks.
     const fillClock = Number(ticket.clock);
-    const tagKeys = tags.map((tag) => `${this.tagPrefix}${tag}}`);
-    const [[allCurrent, clockNow], records] = await Promise.all([
-      touchAll, Promise.all(tagKeys.map((tagKey) => this.client.ecaEnsureTag(tagKey, uniqueToken(), '', shortTtl, ticket.clock, recordTtl))),
-    ]);
+    const ensure = (tag: string): ReturnType<ScriptedClient['ecaEnsureTag']> =>
+      this.client.ecaEnsureTag(`${this.tagPrefix}${tag}}`, uniqueToken(), ticket.clock, recordTtl);
+    const [[allCurrent], records] = await Promise.all([touchAll, Promise.all(tags.map(ensure))]);
     let refused: WriteOutcome | undefined = allCurrent === 1 ? undefined : 'generation-changed';
-    if (refused === undefined) {
-      // Absent records (never made, expired, evicted) may have been cleared at any time up to now: created with the clock now.
-      const absent = records.flatMap((record, i) => (record[0] === null ? [i] : []));
-      if (absent.length > 0) {
-        const now = clockNow ?? '0';
-        const created = await Promise.all(absent.map((i) => this.client.ecaEnsureTag(tagKeys[i]!, uniqueToken(), now, Number(now) > fillClock ? shortTtl : recordTtl, ticket.clock, recordTtl)));
-        for (const [j, i] of absent.entries()) records[i] = created[j]!;
-      }
-      if (records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock)) refused = 'cleared-since-fill';
-    }
+    if (refused === undefined && records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock)) refused = 'cleared-since-fill';
     if (refused !== undefined) {
       if (release !== '') await this.client.expressCacheAsideRelease(keys.lockPrefix + encoded, release);
       return refused;
@@ -346,26 +344,29 @@ export class RedisStore implements Store {
 
   async clearNamespaces(namespaces: readonly string[], options: ClearOptions = {}): Promise<void> {
     if (namespaces.length === 0) return;
-    await this.clearRecords(options.soft ? 'ns-soft' : 'ns-hard', namespaces.map((namespace) => this.keys(namespace).generation));
+    await this.clearRecords(options.soft ? 'ns-soft' : 'ns-hard', namespaces.map((namespace) => this.keys(namespace).generation), options);
   }
 
   async clearTags(tags: readonly string[], options: ClearOptions = {}): Promise<void> {
     if (tags.length === 0) return;
-    await this.clearRecords(options.soft ? 'tag-soft' : 'tag-hard', uniqueEncodedTags(tags).map((tag) => `${this.tagPrefix}${tag}}`));
+    await this.clearRecords(options.soft ? 'tag-soft' : 'tag-hard', uniqueEncodedTags(tags).map((tag) => `${this.tagPrefix}${tag}}`), options);
   }
 
   async clearAll(): Promise<void> {
     await this.client.ecaClearAll(this.allKey, uniqueToken());
   }
 
-  private async clearRecords(mode: 'ns-hard' | 'ns-soft' | 'tag-hard' | 'tag-soft', recordKeys: string[]): Promise<void> {
+  private async clearRecords(mode: 'ns-hard' | 'ns-soft' | 'tag-hard' | 'tag-soft', recordKeys: string[], options: ClearOptions): Promise<void> {
+    const fillTtl = ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
     if (!this.cluster) {
-      await this.client.ecaClearOneNode(1 + recordKeys.length, this.allKey, ...recordKeys, mode, uniqueToken(), CLEARED_RECORD_TTL_MS, ...recordKeys.map(() => uniqueToken()));
+      await this.client.ecaClearOneNode(
+        1 + recordKeys.length, this.allKey, ...recordKeys, mode, uniqueToken(), CLEARED_RECORD_TTL_MS, fillTtl, ...recordKeys.map(() => uniqueToken()),
+      );
       return;
     }
     // The clock first: a fill that read it before this clear began must see the records' clears as after it.
     const clock = mode === 'ns-hard' ? '' : await this.client.ecaBumpClock(this.allKey, '', uniqueToken(), CLEARED_RECORD_TTL_MS);
-    await Promise.all(recordKeys.map((recordKey) => this.client.ecaClearRecord(recordKey, mode, uniqueToken(), clock)));
+    await Promise.all(recordKeys.map((recordKey) => this.client.ecaClearRecord(recordKey, mode, uniqueToken(), clock, fillTtl)));
   }
 
   async close(): Promise<void> {
@@ -391,9 +392,9 @@ function sameHeader(header: Buffer, value: Buffer | null): boolean {
 }
 
 /** A lookup's answer from the scripts' replies. */
-function found(status: number, lock: number, g: Buffer | null, all: string | null, clock: string | null, entry: Buffer | null): EntryLookup {
-  const ticket = g !== null && all !== null && clock !== null
-    ? { generation: g.toString('latin1', 0, 16), allGeneration: all, clock: clock.padStart(16, '0') }
+function found(status: number, lock: number, g: Buffer | null, all: string | null, clock: string | null, entry: Buffer | null, started: string | null): EntryLookup {
+  const ticket: FillTicket | null = g !== null && all !== null && clock !== null
+    ? { generation: g.toString('latin1', 0, 16), allGeneration: all, clock: clock.padStart(16, '0'), ...(started === null ? {} : { started }) }
     : null;
   let payload: Buffer | null = null;
   let tags = NO_TAGS;

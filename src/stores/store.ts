@@ -20,6 +20,16 @@
  *   handler runs; its write is refused when a tag it carries (or its
  *   namespace, softly) was cleared after that. This closes the
  *   fill-before-clear race for tags, which are only known after the handler.
+ * - A tag record may be absent when a fill writes: the tag was never cleared
+ *   or written, or its record expired. A clear of a tag without a record
+ *   creates one for the fill TTL only (nothing lasting), a clear of a tag
+ *   with one keeps it at least that long, and a write with tags whose fill
+ *   began longer ago than the fill TTL is refused. So an absent record means
+ *   "not cleared while this fill ran" and the write creates it never
+ *   cleared (c = 0), whatever other tags were cleared meanwhile. The limit:
+ *   a record lost to eviction or a failover within the fill TTL of its
+ *   clear lets a fill that began before that clear be stored
+ *   (/work/notes/readme-tagfix.md).
  * - An entry carries a header: namespace token, all-generation token, fill
  *   clock, and per tag its encoded name and the token the write saw. A lookup
  *   accepts it when every token is still current, and reports it
@@ -28,7 +38,8 @@
  *   that misses creates an absent namespace or global record with a short TTL
  *   (fillTtlMs), and only a write extends records to outlive its entry.
  *   Clears change only records that exist (an absent one already validates
- *   nothing), except the clock, which must advance.
+ *   nothing), except the clock, which must advance, and a tag record a
+ *   clear makes for the fill TTL (see above).
  */
 /** Which lock: the fill of a missing entry, or the refresh of a stale one. */
 export type LockKind = 'fill' | 'refresh';
@@ -41,6 +52,8 @@ export interface FillTicket {
   readonly allGeneration: string;
   /** The clear clock when the fill began: 16 decimal digits. */
   readonly clock: string;
+  /** When the fill began, in the store's own time (µs, 16 digits); absent when the lookup could not tell (then the clock is used, which is earlier). */
+  readonly started?: string;
 }
 
 /** What lookupEntry found: an entry valid under every generation, one a soft clear made stale, or none. */
@@ -97,7 +110,7 @@ export interface WriteEntryOptions {
   tags?: readonly string[];
   /** Release the fill lock this token holds, in the same round trip, written or not. */
   releaseToken?: string;
-  /** How long a tag record created by a refused write lives. @default 5000 */
+  /** The fill TTL: a write with tags whose fill began longer ago than this is refused (see the header). @default 5000 */
   fillTtlMs?: number;
 }
 
@@ -112,6 +125,16 @@ export type WriteOutcome = 'stored' | 'generation-changed' | 'cleared-since-fill
 export interface ClearOptions {
   /** Mark entries stale instead of dropping them (tokens kept, soft-clear clock recorded). @default false */
   soft?: boolean;
+  /** The fill TTL: a cleared tag's record lives at least this long (a record made for an unknown tag, exactly this long). @default 5000 */
+  fillTtlMs?: number;
+}
+
+/**
+ * The oldest a fill with tags may be when it writes, in µs: a little under the fill TTL, the least a tag record
+ * lives after a clear (the margin covers expiry's millisecond rounding).
+ */
+export function maxFillAgeMicros(fillTtlMs: number): number {
+  return Math.max(1, Math.round(fillTtlMs * 1000 - Math.min(10_000, fillTtlMs * 100)));
 }
 
 /** The most tags one entry may carry (the header counts them in one byte). */

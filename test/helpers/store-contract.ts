@@ -359,6 +359,52 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       expect(await statusOf(store, n, 'k')).to.equal('hit');
     });
 
+    it('a fill whose tag has no record yet is stored although another tag (known or not) was cleared while it filled', async function () {
+      const { store } = current();
+      const n = ns('v2-tag-new');
+      const known = `known-${uniqueToken()}`;
+      expect(await fill(store, n, 'seed', bytes('seed'), [known])).to.equal('stored');
+      for (const [key, cleared] of [['k1', known], ['k2', `unknown-${uniqueToken()}`]] as const) {
+        const fresh = `course:${uniqueToken()}`;
+        const { ticket, token } = await begin(store, n, key);
+        await store.clearTags([cleared]);
+        await store.clearTags([cleared], { soft: true });
+        expect(await store.writeEntry(n, key, ticket, bytes('v'), { ttlMs: 10_000, tags: [fresh], releaseToken: token }), cleared).to.equal('stored');
+        expect(await statusOf(store, n, key)).to.equal('hit');
+        await store.clearTags([fresh]);
+        expect(await statusOf(store, n, key), 'the record the write made clears it').to.equal('miss');
+      }
+    });
+
+    it('a write with tags whose fill began more than fillTtlMs ago is refused (absent records could hide a clear); without tags it lands', async function () {
+      const { store } = current();
+      const n = ns('v2-age');
+      const tagged = await begin(store, n, 'tagged');
+      const plain = await begin(store, n, 'plain');
+      await sleep(300);
+      const options = { ttlMs: 10_000, fillTtlMs: 200 };
+      expect(await store.writeEntry(n, 'tagged', tagged.ticket, bytes('T'), { ...options, tags: [`age-${uniqueToken()}`], releaseToken: tagged.token }))
+        .to.equal('cleared-since-fill');
+      expect(await statusOf(store, n, 'tagged')).to.equal('miss');
+      expect(await store.acquireLock(n, 'tagged', 'fill', 'next', 5000), 'the refused write released the lock').to.equal(true);
+      expect(await store.writeEntry(n, 'plain', plain.ticket, bytes('P'), { ...options, releaseToken: plain.token })).to.equal('stored');
+      const young = await begin(store, n, 'young');
+      expect(await store.writeEntry(n, 'young', young.ticket, bytes('Y'), { ...options, tags: [`age-${uniqueToken()}`] }), 'a fill within the TTL').to.equal('stored');
+    });
+
+    it('a clear of a tag no record holds, while a fill that carries it runs, refuses that fill (hard and soft)', async function () {
+      const { store } = current();
+      const n = ns('v2-unknown-race');
+      for (const soft of [false, true]) {
+        const tag = `unknown-${uniqueToken()}`;
+        const { ticket, token } = await begin(store, n, `k-${String(soft)}`);
+        await store.clearTags([tag], { soft, fillTtlMs: 5000 });
+        expect(await store.writeEntry(n, `k-${String(soft)}`, ticket, bytes('old'), { ttlMs: 10_000, tags: [tag], releaseToken: token }), `soft ${String(soft)}`)
+          .to.equal('cleared-since-fill');
+        expect(await fill(store, n, `k-${String(soft)}`, bytes('new'), [tag]), 'a fill begun after the clear lands').to.equal('stored');
+      }
+    });
+
     it('clearAll makes every entry unreachable at once, and a fill begun before it never becomes visible', async function () {
       const { store } = current();
       const [a, b] = [ns('v2-all-a'), ns('v2-all-b')];
@@ -389,11 +435,21 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       expect(await statusOf(store, n, 'a')).to.equal('hit');
       expect(await statusOf(store, n, 'b'), 'b names the lost token: never valid again').to.equal('miss');
 
-      // A fill began; its tag was cleared; the record that clear wrote was lost before the fill wrote.
-      const { ticket, token } = await begin(store, n, 'c');
+      // A fill began; its tag was cleared; the record that clear wrote was lost before the fill wrote. Once the fill is
+      // older than the fill TTL (the least a record lives after a clear) it is refused, whatever happened to the record.
+      const old = await begin(store, n, 'c');
       await store.clearTags([t]);
       await subject.evict('tag', t);
-      expect(await store.writeEntry(n, 'c', ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: token })).to.equal('cleared-since-fill');
+      await sleep(250);
+      expect(await store.writeEntry(n, 'c', old.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: old.token, fillTtlMs: 200 }))
+        .to.equal('cleared-since-fill');
+      // Within the fill TTL the store cannot tell a lost record from a tag never cleared: the documented limit
+      // (/work/notes/readme-tagfix.md). Old rule: refused whenever any tag was cleared during the fill (the shop lost 9% of hits).
+      const young = await begin(store, n, 'c2');
+      await store.clearTags([t]);
+      await subject.evict('tag', t);
+      expect(await store.writeEntry(n, 'c2', young.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: young.token }), 'the documented limit')
+        .to.equal('stored');
 
       // The same for the namespace record.
       const nsFill = await begin(store, n, 'd');
@@ -440,7 +496,7 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
   });
 
   if (features.keys) describe('v2 keys: growth and TTLs', function () {
-    it('clears of namespaces and tags never written create no key; neither does a lookup without fill', async function () {
+    it('clears of namespaces never written create no key, of tags never written only a record for the fill TTL; a lookup without fill none', async function () {
       const subject = current();
       await subject.store.clearNamespaces([ns('never'), ns('never')]);
       await subject.store.clearNamespaces([ns('never')], { soft: true });
@@ -449,6 +505,25 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       // The soft clear advanced the clear clock: the global record is the one key (with a TTL).
       expect(keys.map((k) => k.key.replace(/^.*:/, ''))).to.deep.equal(['all']);
       expect(keys[0]!.pttlMs).to.be.above(0);
+      // A tag clear leaves a record only as long as a fill in flight may still write (fillTtlMs), hard or soft.
+      const [hard, soft] = [ns('never-hard'), ns('never-soft')];
+      await subject.store.clearTags([hard], { fillTtlMs: 300 });
+      await subject.store.clearTags([soft], { soft: true, fillTtlMs: 300 });
+      const records = (await subject.keys!()).filter((k) => k.key.includes(':t:{'));
+      expect(records.map((k) => k.key.replace(/^.*:t:\{/, '').replace(/}$/, '')).sort()).to.deep.equal([hard, soft].sort());
+      for (const { key, pttlMs } of records) expect(pttlMs, key).to.be.within(1, 300);
+      await sleep(400);
+      expect((await subject.keys!()).filter((k) => k.key.includes(':t:{')), 'gone after the fill TTL').to.deep.equal([]);
+    });
+
+    it('a clear keeps a tag record at least the fill TTL, even one about to expire', async function () {
+      const subject = current();
+      const n = ns('keep');
+      const t = `keep-${uniqueToken()}`;
+      expect(await fill(subject.store, n, 'k', bytes('K'), [t], 200)).to.equal('stored');
+      await subject.store.clearTags([t], { fillTtlMs: 5000 });
+      const record = (await subject.keys!()).find((k) => k.key.endsWith(`:t:{${t}}`));
+      expect(record?.pttlMs).to.be.within(4000, 5000);
     });
 
     it('50 lookups that miss (lock taken) and are never written leave no key once the lock and fill TTL pass', async function () {
@@ -481,7 +556,7 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       expect(ttl('e:b')).to.be.within(100_000, 120_000);
       for (const record of [':t:{t2}', `{${n}}:g`, ':all']) expect(ttl(record), record).to.be.at.least(ttl('e:b') - 50);
       expect(ttl(':t:{t1}')).to.be.at.least(ttl('e:a') - 50);
-      expect(keys.some((k) => k.key.endsWith(':t:{t3}')), 'a clear of a tag no entry carries writes no record').to.equal(false);
+      expect(ttl(':t:{t3}'), 'a clear of a tag no entry carries writes a record for the fill TTL only').to.be.within(1, 5000);
     });
 
   });

@@ -102,6 +102,49 @@ const clusterBackend = (): Backend => {
   };
 };
 
+/**
+ * The shop benchmark's lost hits: GET /courses/77 fills (its handler held on a promise) while another request clears
+ * the unrelated tag course:78; the fill carries course:77, a tag with no record yet. It must be stored: the next read
+ * is a HIT. Then a clear of course:77 itself while a second fill is held: that fill is refused and the read after sees the edit.
+ */
+async function unrelatedClearDuringFirstFill(make: (mount: (cache: Cache, app: Express) => void) => Promise<Instance>): Promise<void> {
+  const db = new Map([[77, 'seventy-seven'], [78, 'seventy-eight']]);
+  let gate = deferred();
+  let held = 0;
+  let edits = 0;
+  const mount = (cache: Cache, app: Express): void => {
+    app.get('/courses/:id', cache.route({ namespace: 'courses', tags: (req) => [`course:${String(req.params.id)}`] }), async (req, res) => {
+      const id = Number(req.params.id);
+      const read = db.get(id);
+      if (id === 77 && held++ < 2) await gate.promise;
+      res.json({ title: read });
+    });
+    app.put('/courses/:id', cache.invalidate({ tags: (req) => [`course:${String(req.params.id)}`] }), (req, res) => {
+      db.set(Number(req.params.id), `edit ${++edits}`);
+      res.json({ ok: true });
+    });
+  };
+  const a = await make(mount);
+  const filling = a.get('/courses/77');
+  await waitFor('the fill of /courses/77 to be held', () => held === 1);
+  expect((await a.put('/courses/78')).status).to.equal(200);
+  gate.resolve();
+  expect((await filling).cache).to.equal('MISS');
+  await waitFor('/courses/77 to be a HIT', async () => (await a.get('/courses/77')).cache === 'HIT', 2000, 20);
+  expect(held, 'the handler of /courses/77 ran once: the fill was stored').to.equal(1);
+  // The rule still protects a fill from a clear of its own tag (whose record now exists).
+  await a.put('/courses/77');
+  gate = deferred();
+  const racing = a.get('/courses/77');
+  await waitFor('the second fill of /courses/77 to be held', () => held === 2);
+  expect((await a.put('/courses/77')).status).to.equal(200);
+  gate.resolve();
+  expect(JSON.parse((await racing).body), 'the held fill read before the edit').to.deep.equal({ title: 'edit 2' });
+  await sleep(100);
+  const after = await a.get('/courses/77');
+  expect(JSON.parse(after.body), `the held fill was not stored (X-Cache ${after.cache})`).to.deep.equal({ title: 'edit 3' });
+}
+
 for (const backend of [sharedBackend(), clusterBackend()]) {
   describe(`tags, soft purge and invalidateAll on ${backend.name}`, function () {
     this.timeout(60_000);
@@ -256,6 +299,10 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       await sleep(200);
       for (const i of [a, b, b]) expect(JSON.parse((await i.get('/item')).body)).to.deep.equal({ state: 'new' });
       expect((await hit(a, '/item')).body).to.contain('new');
+    });
+
+    it('a first fill of a tag with no record is stored although an unrelated tag was cleared while it filled (the next read is a HIT)', async function () {
+      await unrelatedClearDuringFirstFill((mount) => instance({}, mount));
     });
 
     it('a tags function that throws or returns a bad value: logged, the answer served, nothing stored', async function () {
@@ -490,4 +537,31 @@ describe('tags: the in-process tier drops entries by tag and everything across i
       }
     });
   }
+});
+
+describe('tags on the memory store', function () {
+  this.timeout(20_000);
+  const caches: Cache[] = [];
+  const servers: http.Server[] = [];
+  afterEach(async function () {
+    for (const cache of caches.splice(0)) await cache.close();
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a first fill of a tag with no record is stored although an unrelated tag was cleared while it filled (the next read is a HIT)', async function () {
+    await unrelatedClearDuringFirstFill(async (mount) => {
+      const cache = createCache({ ttl: 60 });
+      caches.push(cache);
+      const app = express();
+      mount(cache, app);
+      const server = app.listen(0, '127.0.0.1');
+      servers.push(server);
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      return { cache, app, get: (path) => send(port, 'GET', path), put: (path) => send(port, 'PUT', path) };
+    });
+  });
 });
