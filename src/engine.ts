@@ -180,7 +180,7 @@ export class Engine {
     if (this.clears.isPending(namespace)) return bypass('pending-clear');
     // The tier itself was already asked (peek); here it only tags the lookup so a racing clear wins.
     const l1 = this.l1;
-    const seq = l1 !== undefined && l1.usable ? l1.seq() : 0;
+    const seq = l1?.usable ? l1.seq() : 0;
     const id = `${encodePart(namespace)}:${key}`;
     const expected = this.expected.get(id);
     const token = fill ? uniqueToken() : undefined;

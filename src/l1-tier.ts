@@ -177,7 +177,8 @@ export class L1Tier {
   // Any instance confirms a drop when asked, whatever its own mode, so instances can switch mode one at a time.
   private onClearMessage(message: string): void {
     const lines = message.split('\n');
-    const request = lines[0]?.startsWith(ACK_MARK) ? lines.shift()!.slice(ACK_MARK.length) : undefined;
+    const request = lines[0]?.startsWith(ACK_MARK) ? lines[0].slice(ACK_MARK.length) : undefined;
+    if (request !== undefined) lines.shift();
     this.dropLines(lines, true);
     if (request === undefined || !this.publisher) return;
     const space = request.indexOf(' ');

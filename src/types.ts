@@ -242,6 +242,7 @@ export interface Cache {
   /** Makes everything under the cache's prefix unreachable at once, in O(1). */
   invalidateAll(): Promise<void>;
   /** Requests each target through the app itself, so entries land under the keys real requests use. */
+  // biome-ignore lint/suspicious/noExplicitAny: any Express 4 or 5 app, or a plain http listener, must fit whatever its request and response types
   warmup(app: (req: any, res: any) => void, targets: WarmupTarget[], options?: WarmupOptions): Promise<WarmupReport>;
   /** Counters, totals and per namespace. */
   stats(): CacheStats;

@@ -3,9 +3,9 @@
 
 /** A markdown table; `align` per column: 'l' or 'r'. */
 export function markdownTable(headers: string[], rows: string[][], align?: ('l' | 'r')[]): string {
-  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  const escapeCell = (cell: string) => cell.replace(/\|/g, '\\|');
   const separator = headers.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
-  return [headers, separator, ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n');
+  return [headers, separator, ...rows].map((row) => `| ${row.map(escapeCell).join(' | ')} |`).join('\n');
 }
 
 /** Whole requests per second with thousands separators. */
@@ -76,7 +76,7 @@ export function barChartSvg(title: string, subtitle: string, bars: Bar[]): strin
     `<text x="20" y="46" font-size="12" fill="#555">${xmlEscape(subtitle)}</text>`,
   ];
   // Vertical grid lines at round numbers.
-  const step = Math.pow(10, Math.floor(Math.log10(scaleMax / 2)));
+  const step = 10 ** Math.floor(Math.log10(scaleMax / 2));
   const gridStep = scaleMax / step > 10 ? step * 2 : step;
   for (let value = 0; value <= scaleMax; value += gridStep) {
     const gx = x(value).toFixed(1);

@@ -77,7 +77,7 @@ export function zipf<T>(values: readonly T[], exponent: number, random: () => nu
   const cumulative = new Float64Array(values.length);
   let total = 0;
   for (let rank = 1; rank <= values.length; rank += 1) {
-    total += 1 / Math.pow(rank, exponent);
+    total += 1 / rank ** exponent;
     cumulative[rank - 1] = total;
   }
   return () => {

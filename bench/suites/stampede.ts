@@ -3,7 +3,7 @@
 // per expiry and the latency tail across expiries, with staleTtl 5 s and
 // without it.
 
-import { NotAvailable, startServer } from '../lib/child';
+import { NotAvailable, type ServerHandle, startServer } from '../lib/child';
 import type { BenchConfig } from '../lib/config';
 import { runLoad, type LoadResult, type LoadSamples } from '../lib/load';
 import { describeError } from '../lib/protocol';
@@ -74,7 +74,7 @@ export async function runStampede(config: BenchConfig, runPrefix: string): Promi
   for (const variant of STAMPEDE_VARIANTS) {
     const outcome: StampedeOutcome = { name: variant.name, label: variant.label };
     outcomes.push(outcome);
-    let server;
+    let server: ServerHandle;
     try {
       server = await startServer('stampede-ours', `${runPrefix}:${variant.name}`, { STAMPEDE_STALE_TTL: variant.staleTtl });
     } catch (error) {

@@ -123,18 +123,24 @@ export class MemoryStore implements Store {
     let ns = this.namespaceRecords.get(namespace);
     let all = this.allRecord.get('all');
     const entry = ns && all ? this.entries.get(id) : undefined;
-    const status = entry ? this.check(entry, ns!, all!) : 'miss';
-    if (status !== 'miss') {
-      const tags = entry!.tags.map((tag) => tag.encoded);
-      return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!, this.nowClock()), lock: 'free', tags };
+    if (entry && ns && all) {
+      const status = this.check(entry, ns, all);
+      if (status !== 'miss') {
+        const tags = entry.tags.map((tag) => tag.encoded);
+        return { status, payload: entry.payload, ticket: ticketOf(ns, all, this.nowClock()), lock: 'free', tags };
+      }
     }
     const fill = options.fill;
     if (fill !== undefined) {
       // Created with the short fill TTL, or kept at least that long: only a write makes them outlive an entry.
-      if (!all) this.allRecord.set('all', (all = { token: uniqueToken(), clock: this.nowClock() }), { ttl: ms(fill.fillTtlMs) });
-      else atLeast(this.allRecord, 'all', fill.fillTtlMs);
-      if (!ns) this.namespaceRecords.set(namespace, (ns = { token: uniqueToken(), soft: 0 }), { ttl: ms(fill.fillTtlMs) });
-      else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
+      if (!all) {
+        all = { token: uniqueToken(), clock: this.nowClock() };
+        this.allRecord.set('all', all, { ttl: ms(fill.fillTtlMs) });
+      } else atLeast(this.allRecord, 'all', fill.fillTtlMs);
+      if (!ns) {
+        ns = { token: uniqueToken(), soft: 0 };
+        this.namespaceRecords.set(namespace, ns, { ttl: ms(fill.fillTtlMs) });
+      } else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
     }
     let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
     if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';

@@ -38,9 +38,9 @@ export function run(command: string, args: string[], cwd: string, timeoutMs = 12
     npm_config_audit: 'false',
     ...env,
   };
-  delete childEnv['NODE_OPTIONS'];
-  delete childEnv['NODE_PATH'];
-  delete childEnv['IOREDIS_ALIAS'];
+  delete childEnv.NODE_OPTIONS;
+  delete childEnv.NODE_PATH;
+  delete childEnv.IOREDIS_ALIAS;
   // npm sets these for scripts it runs (npm test); a nested npm must not inherit the outer project's settings.
   for (const name of Object.keys(childEnv)) if (/^npm_(package|lifecycle)_/.test(name)) delete childEnv[name];
   return new Promise((resolve) => {

@@ -12,7 +12,7 @@
  * Redis long after they were made) never land over a newer clear.
  */
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type request from 'supertest';
 import { deferred, eventuallyHit, useFactory, waitFor, type AppHandle } from '../helpers/app-factory';
 import { startCutProxy, type CutProxy } from '../helpers/cut-proxy';

@@ -18,11 +18,10 @@ import express, { type Express } from 'express';
 import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions } from 'express-cache-aside';
-import { RedisStore } from '../../src/stores/redis-store';
 import { binaryParser, captureLogger, SHARED_REDIS_TIMEOUT_MS, sleep, subscriberCount, useFactory, waitFor } from '../helpers/app-factory';
 import { keyLayout } from '../helpers/key-layout';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
-import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
+import { escapeGlob, randomPrefix } from '../helpers/shared-redis';
 import { runStoreContract } from '../helpers/store-contract';
 import { redisSubject } from '../helpers/redis-store-subject';
 
@@ -116,7 +115,10 @@ describe('Redis Cluster (3 masters)', function () {
       storeClient?.disconnect();
     });
     // One client for the whole contract (clients made in a test are disconnected after it); a new prefix per test.
-    runStoreContract('RedisStore on a Redis Cluster', async () => redisSubject((storeClient ??= await ready(cluster.client()))), { describe, it, beforeEach, afterEach }, { keys: true });
+    runStoreContract('RedisStore on a Redis Cluster', async () => {
+      storeClient ??= await ready(cluster.client());
+      return redisSubject(storeClient);
+    }, { describe, it, beforeEach, afterEach }, { keys: true });
   });
 
   describe('route, invalidate and getOrSet unchanged on a Cluster', function () {

@@ -10,10 +10,10 @@
 import { once } from 'node:events';
 import { expect } from 'chai';
 import Redis, { type RedisOptions } from 'ioredis';
-import request from 'supertest';
+import type request from 'supertest';
 import { captureLogger, eventuallyHit, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { useRedisProcess } from '../helpers/hooks';
-import { type RedisProcess } from '../helpers/redis-server';
+import type { RedisProcess } from '../helpers/redis-server';
 
 const TIMEOUT_MS = 100;
 /** What "answered promptly" means on a shared 2-core machine: timeoutMs plus a generous margin. */

@@ -131,7 +131,7 @@ describe('decision logging', function () {
     expect(msgs(await step('/me', 'HIT', { Authorization: AUTHORIZATION }))).to.deep.equal([`${P}HIT`]);
 
     server.pause();
-    let timeout;
+    let timeout: Awaited<ReturnType<typeof step>>;
     try {
       timeout = await step('/page', 'BYPASS');
     } finally {

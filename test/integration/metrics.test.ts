@@ -27,7 +27,7 @@ async function scrape(registry: Registry): Promise<Sample[]> {
 }
 
 /** The value of the one sample with this name and these labels (0 when absent, like an unseen counter child). */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} samples`);
   return found[0]?.value ?? 0;
@@ -96,7 +96,7 @@ describe('metrics (prom-client)', function () {
     await expectCache(h, '/news', 'MISS');
     await waitForEntries(h, 1, 'news');
     await sleep(400);
-    const writes = async (): Promise<number> => valueOf(await scrape(registry), `${M}store_duration_seconds_count`, { operation: 'write', result: 'ok' });
+    const writes = async (): Promise<number> => sampleValue(await scrape(registry), `${M}store_duration_seconds_count`, { operation: 'write', result: 'ok' });
     const writesBefore = await writes();
     await expectCache(h, '/news', 'STALE');
     await waitFor('the refresh of /news to run', () => calls.get('news') === 2);
@@ -116,7 +116,7 @@ describe('metrics (prom-client)', function () {
     }
 
     const samples = await scrape(registry);
-    const at = (outcome: string, family: string): number => valueOf(samples, `${M}${outcome}_total`, { family });
+    const at = (outcome: string, family: string): number => sampleValue(samples, `${M}${outcome}_total`, { family });
     expect({ hits: at('hits', 'courses'), misses: at('misses', 'courses'), stale: at('stale', 'courses'), bypasses: at('bypasses', 'courses'), errors: at('errors', 'courses') })
       .to.deep.equal({ hits: 3, misses: 1, stale: 0, bypasses: 2, errors: 1 });
     expect({ hits: at('hits', 'news'), misses: at('misses', 'news'), stale: at('stale', 'news'), bypasses: at('bypasses', 'news'), errors: at('errors', 'news') })
@@ -132,9 +132,9 @@ describe('metrics (prom-client)', function () {
     }
 
     // The store histogram: lookups that answered, and the one the paused store did not.
-    expect(valueOf(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'ok' })).to.be.at.least(8);
-    expect(valueOf(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'error' })).to.equal(1);
-    const timedOut = valueOf(samples, `${M}store_duration_seconds_sum`, { operation: 'lookup', result: 'error' });
+    expect(sampleValue(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'ok' })).to.be.at.least(8);
+    expect(sampleValue(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'error' })).to.equal(1);
+    const timedOut = sampleValue(samples, `${M}store_duration_seconds_sum`, { operation: 'lookup', result: 'error' });
     expect(timedOut, 'the failed lookup took about timeoutMs').to.be.within(TIMEOUT_MS / 1000 - 0.01, 3);
     const buckets = samples.filter((s) => s.name === `${M}store_duration_seconds_bucket` && s.labels.operation === 'lookup' && s.labels.result === 'ok');
     expect(buckets.map((s) => s.labels.le)).to.include.members(['0.001', '0.1', '1', '+Inf']);
@@ -154,8 +154,8 @@ describe('metrics (prom-client)', function () {
     for (const outcome of ['hits', 'misses']) {
       expect(labelValues(samples, `${M}${outcome}_total`, 'family'), `${outcome}_total families`).to.deep.equal(['user']);
     }
-    expect(valueOf(samples, `${M}misses_total`, { family: 'user' })).to.equal(1000);
-    expect(valueOf(samples, `${M}hits_total`, { family: 'user' })).to.equal(10);
+    expect(sampleValue(samples, `${M}misses_total`, { family: 'user' })).to.equal(1000);
+    expect(sampleValue(samples, `${M}hits_total`, { family: 'user' })).to.equal(10);
     // Every series the cache exports, whatever the metric: none is per user.
     const series = samples.filter((s) => s.name.startsWith(M));
     expect(series.filter((s) => s.name.endsWith('_total')).length, 'counter series').to.be.at.most(5);
@@ -177,18 +177,18 @@ describe('metrics (prom-client)', function () {
       server.resume();
     }
     const samples = await scrape(registry);
-    expect(valueOf(samples, `${M}bypasses_total`, { family: 'site' })).to.equal(3);
+    expect(sampleValue(samples, `${M}bypasses_total`, { family: 'site' })).to.equal(3);
     for (const outcome of ['misses', 'bypasses', 'errors']) {
       expect(labelValues(samples, `${M}${outcome}_total`, 'family'), `${outcome}_total families`).to.deep.equal(['site']);
     }
-    expect(valueOf(samples, `${M}errors_total`, { family: 'site' })).to.equal(3);
+    expect(sampleValue(samples, `${M}errors_total`, { family: 'site' })).to.equal(3);
   });
 
   it('metrics.prefix renames the metrics', async function () {
     const { h, registry } = await metricsApp({ prefix: 'shop_cache_' });
     await expectCache(h, '/courses', 'MISS');
     const samples = await scrape(registry);
-    expect(valueOf(samples, 'shop_cache_misses_total', { family: 'courses' })).to.equal(1);
+    expect(sampleValue(samples, 'shop_cache_misses_total', { family: 'courses' })).to.equal(1);
     expect(samples.some((s) => s.name.startsWith(M)), 'no metric under the default prefix').to.equal(false);
     expect(samples.some((s) => s.name.startsWith('shop_cache_store_duration_seconds'))).to.equal(true);
   });
@@ -200,7 +200,7 @@ describe('metrics (prom-client)', function () {
     await one.getOrSet('courses', 'a', () => 1);
     await two.getOrSet('courses', 'a', () => 2);
     const samples = await scrape(registry);
-    expect(valueOf(samples, `${M}misses_total`, { family: 'courses' })).to.equal(2);
+    expect(sampleValue(samples, `${M}misses_total`, { family: 'courses' })).to.equal(2);
   });
 
   it('registers nothing without the metrics option, and stats() still counts', async function () {

@@ -40,8 +40,8 @@ async function startQuickstart(project: string, file: string, prefix: string): P
   const port = await freePort();
   const args = file.endsWith('.mts') ? [TSX_CLI, file] : [file];
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: sharedRedisUrl, CACHE_PREFIX: prefix };
-  delete env['NODE_OPTIONS'];
-  delete env['IOREDIS_ALIAS'];
+  delete env.NODE_OPTIONS;
+  delete env.IOREDIS_ALIAS;
   const child = spawn(process.execPath, args, { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -123,7 +123,7 @@ describe('README quick start (examples/quickstart/)', function () {
     prefixes.push(prefix);
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: sharedRedisUrl, CACHE_PREFIX: prefix };
-      delete env['NODE_OPTIONS'];
+      delete env.NODE_OPTIONS;
       const result = await run(process.execPath, ['server.cjs'], project, 30_000, env);
       expect(result.code, describeRun('node server.cjs', result)).to.equal(1);
       expect(result.stderr).to.include('EADDRINUSE');

@@ -4,7 +4,7 @@
  * of cache.close() (keeps the given client open, passes requests through).
  */
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { captureLogger, storeKinds, useFactory, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { useRedisProcess } from '../helpers/hooks';
 

@@ -187,7 +187,14 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
     /** GETs until HIT (the fill's write lands in the background). */
     async function hit(i: Instance, path: string): Promise<Answer> {
       let last: Answer | undefined;
-      await waitFor(`${path} to be a HIT`, async () => (last = await i.get(path)).cache === 'HIT', 5000);
+      await waitFor(
+        `${path} to be a HIT`,
+        async () => {
+          last = await i.get(path);
+          return last.cache === 'HIT';
+        },
+        5000,
+      );
       return last!;
     }
 

@@ -64,9 +64,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`starts from the snapshot logging each step, answers, and on ${signal} finishes the request in flight and exits 0`, async () => {
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), LOG_LEVEL: 'info' };
-      delete env['DATABASE_URL'];
-      delete env['REDIS_URL'];
-      delete env['NODE_OPTIONS'];
+      delete env.DATABASE_URL;
+      delete env.REDIS_URL;
+      delete env.NODE_OPTIONS;
       const started = performance.now();
       // Its own process group, so cleanup after a failure reaches the server too; the signal under test goes to npm alone.
       npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
