@@ -81,9 +81,11 @@ async function main(): Promise<void> {
         const clientBefore = process.cpuUsage();
         started = process.hrtime.bigint();
         let next = 0;
-        await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-          while (next++ < CONCURRENT_OPS) await op();
-        }));
+        await Promise.all(
+          Array.from({ length: IN_FLIGHT }, async () => {
+            while (next++ < CONCURRENT_OPS) await op();
+          }),
+        );
         addSample(throughput, name, CONCURRENT_OPS / (Number(process.hrtime.bigint() - started) / 1e9));
         const client = process.cpuUsage(clientBefore);
         addSample(clientCpu, name, (client.user + client.system) / CONCURRENT_OPS);
@@ -96,7 +98,9 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- | --- |');
     for (const name of Object.keys(variants)) {
       const ops = median(throughput[name]!);
-      console.log(`| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`);
+      console.log(
+        `| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`,
+      );
     }
   } finally {
     client.disconnect();

@@ -40,15 +40,27 @@ export function createGetOrSet(engine: Engine) {
       const payload = encodeValue(value, { storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs });
       return { state: 'entry', payload, ttlMs: freshMs + staleMs, tags };
     } catch (err) {
-      engine.settings.logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: getOrSet value cannot be serialized; not cached');
+      engine.settings.logger.warn(
+        { namespace, key, err: String(err) },
+        'express-cache-aside: getOrSet value cannot be serialized; not cached',
+      );
       return { state: 'skip', backOff: false };
     }
   };
 
   /** The fill context of one call; `fetched` keeps what fetch returned for the caller that ran it. */
-  const fillContext = <T>(namespace: string, key: string, seen: Found | undefined, fetch: () => T | Promise<T>, settings: GetOrSetSettings) => {
+  const fillContext = <T>(
+    namespace: string,
+    key: string,
+    seen: Found | undefined,
+    fetch: () => T | Promise<T>,
+    settings: GetOrSetSettings,
+  ) => {
     const ctx: FillContext & { fetched?: { value: T } } = {
-      namespace, key, label: undefined, kind: 'value',
+      namespace,
+      key,
+      label: undefined,
+      kind: 'value',
       seen: { ticket: seen?.ticket ?? null, seq: seen?.seq ?? 0 },
       prepared: seen?.state === 'miss' ? seen.prepared : undefined,
       accepts: (payload) => !isResponse(payload),
@@ -113,7 +125,6 @@ export function createGetOrSet(engine: Engine) {
         // The fill this call joined stored nothing: fetch for this caller, without storing.
         record.miss(namespace, key);
         return asHit(await fetch());
-
     }
   };
 }

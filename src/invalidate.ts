@@ -20,7 +20,10 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
   /** What this request clears: each option as given, or its function's result (checked like a static list, but may be empty). */
   const targetsFor = async (req: Request): Promise<{ namespaces: string[]; tags: string[] }> => {
     const { namespaces: n, tags: t } = settings;
-    const [namespaces, tags] = await Promise.all([typeof n === 'function' ? n(req) : n ?? [], typeof t === 'function' ? t(req) : t ?? []]);
+    const [namespaces, tags] = await Promise.all([
+      typeof n === 'function' ? n(req) : (n ?? []),
+      typeof t === 'function' ? t(req) : (t ?? []),
+    ]);
     checkNamespaceList(namespaces, 'namespaces');
     checkTagList(tags, 'tags', { allowEmpty: true, perEntry: false, code: 'EOPTION_RESULT' });
     return { namespaces, tags };
@@ -50,9 +53,11 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
       }
       state = 'clearing';
       targetsFor(req)
-        .then(({ namespaces, tags }) => engine.clears.clear(namespaces, { tags, soft: settings.soft }).then((cleared) => {
-          logger.debug({ namespaces: namespaces.length, tags: tags.length, cleared }, 'express-cache-aside: invalidated');
-        }))
+        .then(({ namespaces, tags }) =>
+          engine.clears.clear(namespaces, { tags, soft: settings.soft }).then((cleared) => {
+            logger.debug({ namespaces: namespaces.length, tags: tags.length, cleared }, 'express-cache-aside: invalidated');
+          }),
+        )
         .catch((err: unknown) => {
           engine.decisions.error(undefined, undefined);
           logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');

@@ -9,7 +9,16 @@ import { CacheOptionError, type CacheOptionErrorCode } from './errors';
 import type { L1Settings } from './l1-tier';
 import type { MemoryStoreOptions } from './stores/memory-store';
 import { MAX_TAGS_PER_ENTRY } from './stores/store';
-import type { CacheOptions, FromRequest, GetOrSetOptions, InvalidateOptions, Logger, MetricsOptions, RouteOptions, WarmupOptions } from './types';
+import type {
+  CacheOptions,
+  FromRequest,
+  GetOrSetOptions,
+  InvalidateOptions,
+  Logger,
+  MetricsOptions,
+  RouteOptions,
+  WarmupOptions,
+} from './types';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
@@ -108,7 +117,10 @@ function checkObject(options: unknown, where: string, option = where): asserts o
 export function parseDuration(option: string, value: unknown, { allowZero }: { allowZero: boolean }): number {
   const msValue = durationToMs(value);
   if (msValue === undefined || (!allowZero && msValue === 0)) {
-    fail(option, `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`);
+    fail(
+      option,
+      `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`,
+    );
   }
   return msValue;
 }
@@ -132,7 +144,25 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'clearWaitMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
+const cacheOptionNames = [
+  'redis',
+  'prefix',
+  'ttl',
+  'timeoutMs',
+  'clearWaitMs',
+  'header',
+  'logger',
+  'lockWaitMs',
+  'lockTtlMs',
+  'refreshBackoffMs',
+  'jitter',
+  'breaker',
+  'memory',
+  'l1',
+  'metrics',
+  'compress',
+  'hosts',
+] as const;
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -207,7 +237,9 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
     checkObject(o.compress, 'option "compress"', 'compress');
     checkKnown(o.compress, ['threshold'], 'compress');
     const c = defined(o.compress);
-    compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
+    compression = {
+      thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }),
+    };
   }
 
   const clearWaitMs = o.clearWaitMs ?? 1000;
@@ -251,23 +283,47 @@ function checkFromRequest(option: string, value: unknown, { required }: { requir
     return;
   }
   if (typeof value === 'function') return;
-  if (typeof value !== 'string' || value === '') fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'string' || value === '')
+    fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
 }
 
-const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel', 'tags'] as const;
+const routeOptionNames = [
+  'namespace',
+  'key',
+  'ttl',
+  'staleTtl',
+  'statuses',
+  'maxBodyBytes',
+  'query',
+  'vary',
+  'shared',
+  'metricsLabel',
+  'tags',
+] as const;
 
 /**
  * Checks a list of tags: an array of non-empty strings (data, never patterns), at most MAX_TAGS_PER_ENTRY
  * distinct when they tag an entry; empty only where it may be computed (`allowEmpty`). Throws naming the option.
  */
-export function checkTagList(tags: unknown, option: string, { allowEmpty, perEntry, code = 'EOPTION_INVALID' }: {
-  allowEmpty: boolean; perEntry: boolean; code?: CacheOptionErrorCode;
-}): asserts tags is string[] {
+export function checkTagList(
+  tags: unknown,
+  option: string,
+  {
+    allowEmpty,
+    perEntry,
+    code = 'EOPTION_INVALID',
+  }: {
+    allowEmpty: boolean;
+    perEntry: boolean;
+    code?: CacheOptionErrorCode;
+  },
+): asserts tags is string[] {
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) {
     fail(option, `must be an array of non-empty strings (got ${JSON.stringify(tags)?.slice(0, 200)})`, code);
   }
   if (!allowEmpty && tags.length === 0) fail(option, 'must name at least one tag (an empty list tags nothing: leave the option out)', code);
-  if (perEntry && new Set(tags).size > MAX_TAGS_PER_ENTRY) fail(option, `may name at most ${MAX_TAGS_PER_ENTRY} distinct tags per entry (got ${new Set(tags).size})`, code);
+  if (perEntry && new Set(tags).size > MAX_TAGS_PER_ENTRY)
+    fail(option, `may name at most ${MAX_TAGS_PER_ENTRY} distinct tags per entry (got ${new Set(tags).size})`, code);
 }
 
 /** A static list or a function: checked at mount time when static; a function's result is checked when it is called. */
@@ -289,16 +345,20 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
   }
   for (const list of ['query', 'vary'] as const) {
     const v = o[list];
-    if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || HEADER_NAME.test(s))))) {
+    if (
+      v !== undefined &&
+      (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || HEADER_NAME.test(s))))
+    ) {
       fail(list, `must be an array of ${list === 'query' ? 'query parameter names' : 'request header names'}`);
     }
   }
   if (o.shared !== undefined && typeof o.shared !== 'boolean') fail('shared', 'must be a boolean');
-  if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === '')) fail('metricsLabel', 'must be a non-empty string');
+  if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === ''))
+    fail('metricsLabel', 'must be a non-empty string');
   if (o.maxBodyBytes !== undefined) positiveNumber('maxBodyBytes', o.maxBodyBytes, { integer: true });
   checkTagsOption(o.tags, 'tags', true);
   return {
-    tags: Array.isArray(o.tags) ? Object.freeze([...new Set(o.tags)]) as string[] : o.tags,
+    tags: Array.isArray(o.tags) ? (Object.freeze([...new Set(o.tags)]) as string[]) : o.tags,
     namespace: o.namespace as FromRequest<string>,
     key: o.key,
     ttlMs: o.ttl === undefined ? undefined : parseDuration('ttl', o.ttl, { allowZero: false }),
@@ -371,7 +431,13 @@ export interface GetOrSetSettings {
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** Validates the arguments of `cache.getOrSet`; the ttl defaults to the cache's. */
-export function parseGetOrSetArguments(namespace: unknown, key: unknown, fetch: unknown, options: GetOrSetOptions | undefined, defaultTtlMs: number): GetOrSetSettings {
+export function parseGetOrSetArguments(
+  namespace: unknown,
+  key: unknown,
+  fetch: unknown,
+  options: GetOrSetOptions | undefined,
+  defaultTtlMs: number,
+): GetOrSetSettings {
   if (typeof namespace !== 'string' || namespace === '') fail('namespace', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof key !== 'string' || key === '') fail('key', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof fetch !== 'function') fail('fetch', 'of getOrSet must be a function', 'EOPTION_REQUIRED');
@@ -414,7 +480,8 @@ export function parseWarmupArguments(app: unknown, targets: unknown, options: Wa
   checkObject(o, 'warmup()', 'options');
   checkKnown(o, ['concurrency', 'every', 'host', 'headers'], 'warmup()');
   const concurrency: unknown = o.concurrency ?? 4;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) fail('concurrency', 'must be a positive integer');
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)
+    fail('concurrency', 'must be a positive integer');
   if (o.host !== undefined && (typeof o.host !== 'string' || !HOST_PATTERN.test(o.host))) {
     fail('host', "must be a host as the Host header carries it ('shop.example', 'localhost:3000')");
   }

@@ -12,8 +12,17 @@ import type { ServerResponse } from 'node:http';
  * replay adds the time in cache to the origin's Age and sends the origin's Date (RFC 9111 4.2.3, 5.1).
  */
 const NOT_STORED = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te',
-  'proxy-authenticate', 'proxy-authorization', 'proxy-authentication-info',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'proxy-connection',
+  'upgrade',
+  'trailer',
+  'te',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-authentication-info',
 ]);
 
 /** What the handler sent, once the response has ended. */
@@ -81,9 +90,22 @@ function judgeWritten(res: ServerResponse, captured: CapturedResponse): void {
  * they are not stored (a CORS or request-id header of one client is never
  * replayed to another) unless the handler changed them.
  */
-export function captureResponse(res: ServerResponse, maxBodyBytes: number, inherited: Record<string, unknown>, ownHeader: string | false): Promise<CapturedResponse> {
+export function captureResponse(
+  res: ServerResponse,
+  maxBodyBytes: number,
+  inherited: Record<string, unknown>,
+  ownHeader: string | false,
+): Promise<CapturedResponse> {
   const captured: CapturedResponse = {
-    complete: false, status: 0, headers: [], setCookie: false, cacheControl: undefined, vary: undefined, body: [], bodyLength: 0, tooLarge: false,
+    complete: false,
+    status: 0,
+    headers: [],
+    setCookie: false,
+    cacheControl: undefined,
+    vary: undefined,
+    body: [],
+    bodyLength: 0,
+    tooLarge: false,
   };
   const ownHeaderLower = ownHeader ? ownHeader.toLowerCase() : undefined;
   let snapshotTaken = false;
@@ -136,7 +158,10 @@ export function captureResponse(res: ServerResponse, maxBodyBytes: number, inher
       for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string);
     }
     snapshot(statusCode);
-    return (originalWriteHead as (...args: unknown[]) => ServerResponse).apply(this, reason === undefined ? [statusCode] : [statusCode, reason]);
+    return (originalWriteHead as (...args: unknown[]) => ServerResponse).apply(
+      this,
+      reason === undefined ? [statusCode] : [statusCode, reason],
+    );
   } as ServerResponse['writeHead'];
 
   res.write = function write(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {

@@ -31,7 +31,19 @@ const NOTHING_SEEN: Found = { state: 'miss', ticket: null, seq: 0, locked: false
 const NOT_STORED: Produced = { state: 'skip', backOff: true };
 
 /** Request headers a background refresh does not repeat. */
-const NOT_REPEATED = new Set(['connection', 'content-length', 'transfer-encoding', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range', 'expect', 'upgrade']);
+const NOT_REPEATED = new Set([
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+  'expect',
+  'upgrade',
+]);
 
 /** What a route needs from its cache besides the engine. */
 export interface RouteContext {
@@ -69,13 +81,23 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       checkTagList(tags, 'tags', { allowEmpty: true, perEntry: true, code: 'EOPTION_RESULT' });
       return tags;
     } catch (err) {
-      logger.error({ namespace, key, err: String(err) }, 'express-cache-aside: the route\'s tags function failed; the answer is served, not stored');
+      logger.error(
+        { namespace, key, err: String(err) },
+        "express-cache-aside: the route's tags function failed; the answer is served, not stored",
+      );
       return undefined;
     }
   };
 
   /** Runs the handler with the response captured (header MISS); resolves the entry to store, or why not. */
-  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, cacheHeader = 'MISS'): Promise<Produced> => {
+  const runHandler = async (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    namespace: string,
+    key: string,
+    cacheHeader = 'MISS',
+  ): Promise<Produced> => {
     const inherited = res.getHeaders() as Record<string, unknown>;
     setHeader(res, cacheHeader);
     const done = captureResponse(res, settings.maxBodyBytes, inherited, header);
@@ -100,14 +122,23 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const payload = encodeResponse({ status: captured.status, headers: captured.headers, body }, times);
     // Waiters in this process get the plain entry at once; the store gets it gzipped, compressed off the request path.
     const stored = compress
-      ? compressForStorage(captured.headers, body).then((gz) => (gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload))
+      ? compressForStorage(captured.headers, body).then((gz) =>
+          gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload,
+        )
       : undefined;
     return { state: 'entry', payload, stored, ttlMs: freshMs + settings.staleTtlMs, tags };
   };
 
   /** The fill context of one request: the runner drives the fill, the route only runs the handler and replays. */
   const fillContext = (namespace: string, key: string, seen: Found, produce: FillContext['produce']): FillContext => ({
-    namespace, key, seen: { ticket: seen.ticket, seq: seen.seq }, prepared: seen.state === 'miss' ? seen.prepared : undefined, label, kind: 'response', accepts: isResponse, produce,
+    namespace,
+    key,
+    seen: { ticket: seen.ticket, seq: seen.seq },
+    prepared: seen.state === 'miss' ? seen.prepared : undefined,
+    label,
+    kind: 'response',
+    accepts: isResponse,
+    produce,
   });
 
   /** Fills an entry whose lookup missed; waiters get the entry only if it was storable, else they run the handler themselves. */
@@ -128,20 +159,22 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
         return NOT_STORED;
       });
     });
-    runMiss(engine, ctx).then((outcome) => {
-      switch (outcome.state) {
-        case 'shared':
-          record.hit(namespace, key);
-          replay(req, res, outcome.payload, 'HIT', header);
-          return;
-        case 'alone':
-          void produceAlone(engine, ctx);
-          return;
+    runMiss(engine, ctx)
+      .then((outcome) => {
+        switch (outcome.state) {
+          case 'shared':
+            record.hit(namespace, key);
+            replay(req, res, outcome.payload, 'HIT', header);
+            return;
+          case 'alone':
+            void produceAlone(engine, ctx);
+            return;
 
-        case 'produced':
-          return;
-      }
-    }).catch(next);
+          case 'produced':
+            return;
+        }
+      })
+      .catch(next);
   };
 
   /** Refreshes a stale entry in the background: one refresh per entry across processes, through the app itself. */
@@ -156,7 +189,9 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       for (const [name, value] of Object.entries(req.headers)) if (!NOT_REPEATED.has(name)) headers[name] = value;
       headers[REFRESH_HEADER] = `${engine.secret}.${token}`;
       try {
-        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
+        await context
+          .appClient(top as unknown as RequestListener)
+          .request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
       } catch (err) {
         logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed');
         engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
@@ -167,9 +202,11 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
   /** The internal refresh request: runs the handler even though an entry exists, stores a good answer, backs off after a bad one. */
   const refill = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void => {
     const ctx = fillContext(namespace, key, NOTHING_SEEN, () => runHandler(req, res, next, namespace, key));
-    runRefresh(engine, ctx, token).then((outcome) => {
-      if (outcome === 'store-down') passThrough(res, next, namespace, 'store');
-    }).catch(next);
+    runRefresh(engine, ctx, token)
+      .then((outcome) => {
+        if (outcome === 'store-down') passThrough(res, next, namespace, 'store');
+      })
+      .catch(next);
   };
 
   return function expressCacheAsideRoute(req: Request, res: Response, next: NextFunction): void {
@@ -209,27 +246,29 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
       return;
     }
     // A GET that misses fills the entry: its lookup takes the fill lock in the same round trip.
-    engine.lookup(namespace, key, { fill: method === 'GET', label }).then((found) => {
-      switch (found.state) {
-        case 'hit':
-          if (!isResponse(found.payload)) break;
-          record.hit(namespace, key);
-          replay(req, res, found.payload, 'HIT', header, engine.store.inProcess);
-          return;
-        case 'stale':
-          if (!isResponse(found.payload)) break;
-          record.stale(namespace, key);
-          replay(req, res, found.payload, 'STALE', header, engine.store.inProcess);
-          refresh(req, namespace, key);
-          return;
-        case 'bypass':
-          passThrough(res, next, namespace, found.reason);
-          return;
-        case 'miss':
-          break;
-      }
-      miss(req, res, next, namespace, key, found);
-    }).catch(next);
+    engine
+      .lookup(namespace, key, { fill: method === 'GET', label })
+      .then((found) => {
+        switch (found.state) {
+          case 'hit':
+            if (!isResponse(found.payload)) break;
+            record.hit(namespace, key);
+            replay(req, res, found.payload, 'HIT', header, engine.store.inProcess);
+            return;
+          case 'stale':
+            if (!isResponse(found.payload)) break;
+            record.stale(namespace, key);
+            replay(req, res, found.payload, 'STALE', header, engine.store.inProcess);
+            refresh(req, namespace, key);
+            return;
+          case 'bypass':
+            passThrough(res, next, namespace, found.reason);
+            return;
+          case 'miss':
+            break;
+        }
+        miss(req, res, next, namespace, key, found);
+      })
+      .catch(next);
   };
 }
-

@@ -190,8 +190,16 @@ export type BypassReason = 'authorization' | 'timeout' | 'error' | 'circuit-open
  * - `cleared while filling`: the namespace was cleared while the handler ran.
  */
 export type NotStoredReason =
-  | 'set-cookie' | `${number}` | 'cache-control' | 'too-large' | 'head' | 'vary' | `vary:${string}` | `reflects:${string}`
-  | 'incomplete' | 'cleared while filling';
+  | 'set-cookie'
+  | `${number}`
+  | 'cache-control'
+  | 'too-large'
+  | 'head'
+  | 'vary'
+  | `vary:${string}`
+  | `reflects:${string}`
+  | 'incomplete'
+  | 'cleared while filling';
 
 /** Counters of one namespace. */
 export interface NamespaceStats {

@@ -30,7 +30,13 @@ function describe(target: WarmupTarget): string {
 }
 
 /** Warms targets through an app (arguments parsed by parseWarmupArguments); see the Cache interface. */
-export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], { concurrency, host, headers }: WarmupSettings): Promise<WarmupReport> {
+export async function warmup(
+  engine: Engine,
+  client: (app: RequestListener) => AppClient,
+  app: RequestListener,
+  targets: WarmupTarget[],
+  { concurrency, host, headers }: WarmupSettings,
+): Promise<WarmupReport> {
   // Entries are per host: warm the one real requests carry. A target's own headers (a Host among them) win.
   const baseHeaders: IncomingHttpHeaders = { host: host ?? engine.settings.hosts?.[0] ?? 'localhost', ...lowerCased(headers) };
   const logger = engine.settings.logger;
@@ -57,9 +63,16 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
       // A BYPASS answer came from the handler without the store: nothing was warmed, so it is not ok.
       const bypassed = cache === 'BYPASS';
       const ok = answered && !bypassed;
-      const error = !answered ? `status ${res.status}` : bypassed ? 'answered BYPASS: the store was not used, nothing was stored' : undefined;
+      const error = !answered
+        ? `status ${res.status}`
+        : bypassed
+          ? 'answered BYPASS: the store was not used, nothing was stored'
+          : undefined;
       return {
-        target: name, ok, status: res.status, ms: elapsed(),
+        target: name,
+        ok,
+        status: res.status,
+        ms: elapsed(),
         ...(typeof cache === 'string' ? { cache } : {}),
         ...(error === undefined ? {} : { error }),
       };

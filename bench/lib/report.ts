@@ -81,9 +81,13 @@ export function barChartSvg(title: string, subtitle: string, bars: Bar[]): strin
   for (let value = 0; value <= scaleMax; value += gridStep) {
     const gx = x(value).toFixed(1);
     parts.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + bars.length * rowHeight}" stroke="#e0e0e0"/>`);
-    parts.push(`<text x="${gx}" y="${top + bars.length * rowHeight + 16}" font-size="11" fill="#777" text-anchor="middle">${formatRate(value)}</text>`);
+    parts.push(
+      `<text x="${gx}" y="${top + bars.length * rowHeight + 16}" font-size="11" fill="#777" text-anchor="middle">${formatRate(value)}</text>`,
+    );
   }
-  parts.push(`<text x="${labelWidth + plotWidth / 2}" y="${height - 6}" font-size="11" fill="#555" text-anchor="middle">requests per second (bar: median; whisker: min–max over rounds)</text>`);
+  parts.push(
+    `<text x="${labelWidth + plotWidth / 2}" y="${height - 6}" font-size="11" fill="#555" text-anchor="middle">requests per second (bar: median; whisker: min–max over rounds)</text>`,
+  );
 
   bars.forEach((bar, index) => {
     const y = top + index * rowHeight;
@@ -93,7 +97,9 @@ export function barChartSvg(title: string, subtitle: string, bars: Bar[]): strin
       return;
     }
     const barEnd = x(bar.value);
-    parts.push(`<rect x="${labelWidth}" y="${y + 6}" width="${(barEnd - labelWidth).toFixed(1)}" height="${rowHeight - 12}" fill="${COLORS[bar.kind]}" rx="2"/>`);
+    parts.push(
+      `<rect x="${labelWidth}" y="${y + 6}" width="${(barEnd - labelWidth).toFixed(1)}" height="${rowHeight - 12}" fill="${COLORS[bar.kind]}" rx="2"/>`,
+    );
     if (Number.isFinite(bar.min) && Number.isFinite(bar.max)) {
       const midY = y + rowHeight / 2;
       parts.push(

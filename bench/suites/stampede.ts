@@ -101,7 +101,14 @@ export async function runStampede(config: BenchConfig, runPrefix: string): Promi
       outcome.handlerCalls = after.handlerCalls - before.handlerCalls;
       const found = bursts(times);
       outcome.bursts = found.map((burst) => burst.size);
-      if (samples) Object.assign(outcome, splitByExpiry(samples, found.map((burst) => burst.startMs)));
+      if (samples)
+        Object.assign(
+          outcome,
+          splitByExpiry(
+            samples,
+            found.map((burst) => burst.startMs),
+          ),
+        );
       const { callTimesMs: _times, ...stats } = after.extra ?? {};
       outcome.cacheStats = stats;
       console.log(

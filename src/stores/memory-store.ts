@@ -12,8 +12,15 @@ import { encodeKey, encodePart } from '../keys';
 import { uniqueToken } from '../tokens';
 import { uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
-  type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros,
+  type ClearOptions,
+  type EntryLookup,
+  type FillTicket,
+  type LockKind,
+  type LookupEntryOptions,
+  type Store,
+  type WriteEntryOptions,
+  type WriteOutcome,
 } from './store';
 
 interface NamespaceRecord {
@@ -143,7 +150,8 @@ export class MemoryStore implements Store {
       } else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
     }
     let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
-    if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
+    if (fill?.lockToken !== undefined)
+      lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
     return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all, this.nowClock()) : null, lock, tags: [] };
   }
 
@@ -173,7 +181,8 @@ export class MemoryStore implements Store {
     if (tags.length > 0 && this.nowClock() - started >= maxAge) return 'cleared-since-fill';
     const recordTtl = ms(options.ttlMs);
     const found = tags.map((encoded) => this.tagRecords.get(encoded));
-    const cleared = (record: TagRecord | undefined): boolean => record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
+    const cleared = (record: TagRecord | undefined): boolean =>
+      record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
     if (found.some(cleared)) return 'cleared-since-fill';
     const headerTags: HeaderTag[] = [];
     for (const [i, encoded] of tags.entries()) {
@@ -185,7 +194,11 @@ export class MemoryStore implements Store {
       }
       headerTags.push({ encoded, token: record.token });
     }
-    this.entries.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
+    this.entries.set(
+      id,
+      { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload },
+      { ttl: recordTtl },
+    );
     // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
     if (!this.entries.has(id)) return 'generation-changed';
     for (const tag of headerTags) atLeast(this.tagRecords, tag.encoded, recordTtl);

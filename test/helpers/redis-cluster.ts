@@ -118,17 +118,26 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
         label: 'redis-cluster-node',
         pickPort: () => freePortWithOffset(BUS_PORT_OFFSET),
         prepare: (port, dir) => [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--save', '',
-          '--appendonly', 'no',
-          '--dir', dir,
-          '--daemonize', 'no',
-          '--cluster-enabled', 'yes',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
+          '--cluster-enabled',
+          'yes',
           // Relative to --dir, so each node keeps its own table.
-          '--cluster-config-file', 'nodes.conf',
+          '--cluster-config-file',
+          'nodes.conf',
           // Long enough that pauseAll()/resumeAll() does not mark nodes failed.
-          '--cluster-node-timeout', '5000',
+          '--cluster-node-timeout',
+          '5000',
           ...extra,
         ],
       }),
@@ -168,12 +177,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
 
   try {
     await runRedisCli(
-      [
-        '--cluster', 'create',
-        ...nodes.map((node) => `127.0.0.1:${node.port}`),
-        '--cluster-replicas', String(replicas),
-        '--cluster-yes',
-      ],
+      ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       READY_TIMEOUT_MS,
     );
     await waitForClusterOk(nodes, total);

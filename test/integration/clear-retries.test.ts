@@ -19,9 +19,16 @@ import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpe
 import { randomPrefix } from '../helpers/shared-redis';
 
 /** A logger that keeps every warn and error line with its object. */
-function keepingLogger(): { lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }>; logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void } } {
+function keepingLogger(): {
+  lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }>;
+  logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void };
+} {
   const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
-  const keep = (level: string) => (obj: unknown, msg?: string): void => { lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' }); };
+  const keep =
+    (level: string) =>
+    (obj: unknown, msg?: string): void => {
+      lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
+    };
   return { lines, logger: { debug() {}, info() {}, warn: keep('warn'), error: keep('error') } };
 }
 
@@ -35,7 +42,9 @@ describe('retried clears', function () {
     const a = await f.setup('redis', options);
     const b = await f.setup('redis', options);
     let data = 'v1';
-    b.app.get('/item', b.cache.route({ namespace: 'items', key: 'one' }), (_req, res) => { res.json({ data }); });
+    b.app.get('/item', b.cache.route({ namespace: 'items', key: 'one' }), (_req, res) => {
+      res.json({ data });
+    });
     await eventuallyHit(b, '/item');
 
     const original = RedisStore.prototype.clearNamespaces;
@@ -90,7 +99,11 @@ describe('retried clears', function () {
     it('20,000 failed clears of distinct namespaces: one retry at a time, a bounded pending set and heap, bounded log lines', async function () {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as () => void;
-      const heap = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
+      const heap = (): number => {
+        gc();
+        gc();
+        return process.memoryUsage().heapUsed;
+      };
 
       const client = new Redis({ ...faultTestClientDefaults, port: server.port });
       client.on('error', () => undefined);
@@ -112,7 +125,9 @@ describe('retried clears', function () {
         if (namespaces.length === 1) return original.call(this, namespaces);
         retriesInFlight += 1;
         maxRetriesInFlight = Math.max(maxRetriesInFlight, retriesInFlight);
-        return original.call(this, namespaces).finally(() => { retriesInFlight -= 1; });
+        return original.call(this, namespaces).finally(() => {
+          retriesInFlight -= 1;
+        });
       });
       for (let start = 0; start < total; start += 1000) {
         await Promise.all(Array.from({ length: 1000 }, (_, i) => cache.invalidateNamespaces([`user:${start + i}`])));
@@ -140,12 +155,16 @@ describe('retried clears', function () {
       expect(succeeded.obj.count).to.equal(MAX_PENDING_CLEARS);
       // Past the bound every read was served uncached; once the set drained, caching is back.
       let fetches = 0;
-      await waitFor('getOrSet is cached again', async () => {
-        await cache.getOrSet('user:1', 'k', () => ++fetches);
-        const before2 = fetches;
-        await cache.getOrSet('user:1', 'k', () => ++fetches);
-        return fetches === before2;
-      }, 10_000);
+      await waitFor(
+        'getOrSet is cached again',
+        async () => {
+          await cache.getOrSet('user:1', 'k', () => ++fetches);
+          const before2 = fetches;
+          await cache.getOrSet('user:1', 'k', () => ++fetches);
+          return fetches === before2;
+        },
+        10_000,
+      );
     });
   });
 });

@@ -53,7 +53,12 @@ describe('close() with the store hanging', function () {
   it('close() waits on a write to a hung store at most its bound', async function () {
     const cache = await cacheOnServer();
     // The write goes out after fetch: pausing the server inside fetch leaves it hanging.
-    expect(await cache.getOrSet('ns', 'k', () => { server.pause(); return 'v'; })).to.equal('v');
+    expect(
+      await cache.getOrSet('ns', 'k', () => {
+        server.pause();
+        return 'v';
+      }),
+    ).to.equal('v');
     const started = Date.now();
     await cache.close();
     const ms = Date.now() - started;

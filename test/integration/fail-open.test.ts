@@ -96,10 +96,15 @@ for (const setup of clientSetups) {
       } finally {
         server.resume();
       }
-      await waitFor('a HIT or MISS after resume', async () => {
-        const res = await h.http().get('/item');
-        return res.headers['x-cache'] === 'HIT' || res.headers['x-cache'] === 'MISS';
-      }, 8000, 50);
+      await waitFor(
+        'a HIT or MISS after resume',
+        async () => {
+          const res = await h.http().get('/item');
+          return res.headers['x-cache'] === 'HIT' || res.headers['x-cache'] === 'MISS';
+        },
+        8000,
+        50,
+      );
     });
 
     it('killed Redis: BYPASS fast; restarted empty: caching resumes (MISS then HIT) without restarting the app', async function () {
@@ -120,11 +125,16 @@ for (const setup of clientSetups) {
         await server.restart();
       }
       let first: request.Response | undefined;
-      await waitFor('the first request served through the cache again', async () => {
-        first = await h.http().get('/item');
-        expect(first.status).to.equal(200);
-        return first.headers['x-cache'] !== 'BYPASS';
-      }, 15_000, 100);
+      await waitFor(
+        'the first request served through the cache again',
+        async () => {
+          first = await h.http().get('/item');
+          expect(first.status).to.equal(200);
+          return first.headers['x-cache'] !== 'BYPASS';
+        },
+        15_000,
+        100,
+      );
       expect(first?.headers['x-cache'], 'the restarted Redis is empty').to.equal('MISS');
       await waitForEntries(h);
       const hit = await h.http().get('/item').expect(200);

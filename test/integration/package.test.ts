@@ -31,10 +31,14 @@ async function runSmoke(project: string, file: string): Promise<Record<string, u
 
 /** A strict tsconfig for the consumer project. */
 function tsconfig(compilerOptions: Record<string, unknown>, files: string[]): string {
-  return JSON.stringify({
-    compilerOptions: { target: 'ES2022', strict: true, noEmit: true, types: ['node'], ...compilerOptions },
-    files,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      compilerOptions: { target: 'ES2022', strict: true, noEmit: true, types: ['node'], ...compilerOptions },
+      files,
+    },
+    null,
+    2,
+  );
 }
 
 /** Deliberately wrong uses of the public types; each line below must be a compile error. */
@@ -51,8 +55,14 @@ async function writeTypeScriptFiles(project: string): Promise<void> {
   await writeFile(path.join(project, 'type-error.ts'), TYPE_ERROR_SOURCE);
   // Only the nodenext check reads every declaration file (skipLibCheck: false), so errors inside the package's
   // own .d.ts/.d.mts (and ioredis' types it names) show up; the other two skip it, as tsc --init does.
-  await writeFile(path.join(project, 'tsconfig.nodenext.json'), tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']));
-  await writeFile(path.join(project, 'tsconfig.commonjs.json'), tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']));
+  await writeFile(
+    path.join(project, 'tsconfig.nodenext.json'),
+    tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']),
+  );
+  await writeFile(
+    path.join(project, 'tsconfig.commonjs.json'),
+    tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']),
+  );
   await writeFile(path.join(project, 'tsconfig.type-error.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['type-error.ts']));
 }
 
@@ -119,9 +129,14 @@ describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module a
       'dist/esm/index.d.mts',
     ]);
     for (const dir of ['src/', 'test/', 'example-app/', 'bench/', 'scripts/', 'node_modules/']) {
-      expect(files.filter((file) => file.startsWith(dir)), `nothing under ${dir}`).to.deep.equal([]);
+      expect(
+        files.filter((file) => file.startsWith(dir)),
+        `nothing under ${dir}`,
+      ).to.deep.equal([]);
     }
-    const unexpected = files.filter((file) => !file.startsWith('dist/') && !['package.json', 'README.md'].includes(file) && !/^LICEN[CS]E/i.test(file));
+    const unexpected = files.filter(
+      (file) => !file.startsWith('dist/') && !['package.json', 'README.md'].includes(file) && !/^LICEN[CS]E/i.test(file),
+    );
     expect(unexpected, 'only dist/, README.md, package.json and a licence file are shipped').to.deep.equal([]);
 
     // Every path the manifest points a consumer at must be in the tarball.
@@ -210,7 +225,10 @@ describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module a
     expect(ls.ioredis, 'the consumer got ioredis 5').to.match(/^5\./);
     await writeTypeScriptFiles(project5);
     // skipLibCheck keeps this one fast; the consumer's `redis: new Redis(...)` is still checked against the package's declarations.
-    await writeFile(path.join(project5, 'tsconfig.ioredis5.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['consumer.ts', 'consumer.mts']));
+    await writeFile(
+      path.join(project5, 'tsconfig.ioredis5.json'),
+      tsconfig({ module: 'nodenext', skipLibCheck: true }, ['consumer.ts', 'consumer.mts']),
+    );
     const result = await run(process.execPath, [TSC, '-p', 'tsconfig.ioredis5.json', '--pretty', 'false'], project5);
     expect(result.code, describeRun('tsc -p tsconfig.ioredis5.json', result)).to.equal(0);
   });

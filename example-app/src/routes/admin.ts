@@ -130,10 +130,9 @@ export function adminRouter(db: Db, cache: ShopCache, strategy: InvalidationStra
       const updatedIds = written.filter((row) => !row.inserted).map((row) => row.id);
       res.locals.updatedIds = updatedIds;
       if (strategy === 'namespaces' && updatedIds.length > 0) {
-        const holders = await db.query<{ user_id: number }>(
-          'SELECT DISTINCT user_id FROM enrollments WHERE course_id = ANY($1::int[])',
-          [updatedIds],
-        );
+        const holders = await db.query<{ user_id: number }>('SELECT DISTINCT user_id FROM enrollments WHERE course_id = ANY($1::int[])', [
+          updatedIds,
+        ]);
         res.locals.usersTouched = holders.rows.map((row) => row.user_id);
       }
       const inserted = written.length - updatedIds.length;
