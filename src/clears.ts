@@ -193,7 +193,8 @@ export class Clears {
       if (!this.overflowed) {
         this.settings.logger.error(
           { pending: this.pending.size, dropped },
-          `express-cache-aside: more than ${MAX_PENDING_CLEARS} namespaces and tags wait for a clear; serving every read uncached until they are cleared`,
+          `express-cache-aside: more than ${MAX_PENDING_CLEARS} namespaces and tags wait for a clear; ` +
+            'serving every read uncached until they are cleared',
         );
       }
       this.overflowed = true;

@@ -22,7 +22,10 @@ import { uniqueEncodedTags } from './stores/entry-header';
 import type { EntryLookup, FillTicket, LockKind, Store } from './stores/store';
 import type { BypassReason } from './types';
 
-/** What a lookup saw: the store's fill ticket (null when its records are absent) and the in-process tier sequence taken before it (0 without the tier). */
+/**
+ * What a lookup saw: the store's fill ticket (null when its records are absent)
+ * and the in-process tier sequence taken before it (0 without the tier).
+ */
 export interface Seen {
   ticket: FillTicket | null;
   seq: number;
@@ -42,7 +45,9 @@ export type Lookup =
 /** A lookup that used the store: a hit, a stale entry or a miss. */
 export type Found = Exclude<Lookup, { state: 'bypass' }>;
 
-/** Where a fill writes: the ticket it got ready under, the tier sequence of its lookup, and the fill lock if it took one (null: not taken). */
+/**
+ * Where a fill writes: the ticket it got ready under, the tier sequence of its lookup, and the fill lock if it took one (null: not taken).
+ */
 export interface FillTarget {
   ticket: FillTicket;
   seq: number;
@@ -390,7 +395,9 @@ export class Engine {
     return { leader: true, result };
   }
 
-  /** A fill that began before a clear must not be shared with requests that come after it (tags are known only after a fill: all of them). */
+  /**
+   * A fill that began before a clear must not be shared with requests that come after it (tags are known only after a fill: all of them).
+   */
   private forgetFills({ namespaces, tags, all }: ClearTargets): void {
     if (this.inflight.size === 0) return;
     if (all || tags.length > 0) {

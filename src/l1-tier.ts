@@ -211,7 +211,10 @@ export class L1Tier {
     if (wait.received >= wait.expected) wait.done();
   }
 
-  /** Tells other instances to drop namespaces, tags or everything; in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed). */
+  /**
+   * Tells other instances to drop namespaces, tags or everything;
+   * in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed).
+   */
   async publish(targets: ClearTargets): Promise<void> {
     const publisher = this.publisher;
     if (!publisher) return;

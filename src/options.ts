@@ -119,7 +119,8 @@ export function parseDuration(option: string, value: unknown, { allowZero }: { a
   if (msValue === undefined || (!allowZero && msValue === 0)) {
     fail(
       option,
-      `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`,
+      `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string ` +
+        `like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`,
     );
   }
   return msValue;
@@ -164,6 +165,76 @@ const cacheOptionNames = [
   'hosts',
 ] as const;
 
+/** `breaker`: defaults, `false` (off), or its two fields checked. */
+function parseBreaker(input: unknown): CacheSettings['breaker'] {
+  if (input === false) return false;
+  if (input === undefined) return { failures: 5, cooldownMs: 1000 };
+  checkObject(input, 'option "breaker"', 'breaker');
+  checkKnown(input, ['failures', 'cooldownMs'], 'breaker');
+  const b = defined(input);
+  return {
+    failures: b.failures === undefined ? 5 : positiveNumber('breaker.failures', b.failures, { integer: true }),
+    cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
+  };
+}
+
+/** `memory`: the memory store's bounds. */
+function parseMemory(input: unknown): MemoryStoreOptions {
+  const memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
+  if (input === undefined) return memory;
+  checkObject(input, 'option "memory"', 'memory');
+  checkKnown(input, ['maxEntries', 'maxBytes'], 'memory');
+  const m = defined(input);
+  return {
+    maxEntries: m.maxEntries === undefined ? memory.maxEntries : positiveNumber('memory.maxEntries', m.maxEntries, { integer: true }),
+    maxBytes: m.maxBytes === undefined ? memory.maxBytes : positiveNumber('memory.maxBytes', m.maxBytes, { integer: true }),
+  };
+}
+
+/** `l1`: the in-process tier; 'acknowledged' needs a client whose PUBLISH counts subscribers. */
+function parseL1(input: unknown, redis: unknown, timeoutOption: unknown): CacheSettings['l1'] {
+  checkObject(input, 'option "l1"', 'l1');
+  checkKnown(input, ['max', 'maxBytes', 'ttl', 'consistency'], 'l1');
+  const t = defined(input);
+  const consistency = t.consistency ?? 'delivered';
+  if (consistency !== 'delivered' && consistency !== 'acknowledged') {
+    fail('l1.consistency', `must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
+  }
+  // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
+  if (consistency === 'acknowledged' && (redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
+    fail('l1.consistency', "'acknowledged' needs a Redis or Sentinel client, not a Cluster");
+  }
+  const timeoutMs = timeoutOption === undefined ? 100 : positiveNumber('timeoutMs', timeoutOption);
+  return {
+    max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
+    maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
+    ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
+    consistency,
+    // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
+    ackTimeoutMs: Math.max(1, timeoutMs / 2),
+  };
+}
+
+/** `compress`: off, on with the default threshold, or a threshold. */
+function parseCompress(input: unknown): CacheSettings['compression'] {
+  if (input === true) return { thresholdBytes: 1024 };
+  if (input === undefined || input === false) return undefined;
+  checkObject(input, 'option "compress"', 'compress');
+  checkKnown(input, ['threshold'], 'compress');
+  const c = defined(input);
+  return {
+    thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }),
+  };
+}
+
+/** `hosts`: the public hosts, lower-cased. */
+function parseHosts(input: unknown): string[] {
+  if (!Array.isArray(input) || input.length === 0 || !input.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
+    fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
+  }
+  return (input as string[]).map((h) => h.toLowerCase());
+}
+
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
   const raw = input ?? {};
@@ -183,77 +254,18 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   const jitter = o.jitter ?? 0.1;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) fail('jitter', 'must be a number from 0 (inclusive) to 1 (exclusive)');
 
-  let breaker: CacheSettings['breaker'] = { failures: 5, cooldownMs: 1000 };
-  if (o.breaker === false) breaker = false;
-  else if (o.breaker !== undefined) {
-    checkObject(o.breaker, 'option "breaker"', 'breaker');
-    checkKnown(o.breaker, ['failures', 'cooldownMs'], 'breaker');
-    const b = defined(o.breaker);
-    breaker = {
-      failures: b.failures === undefined ? 5 : positiveNumber('breaker.failures', b.failures, { integer: true }),
-      cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
-    };
-  }
-  let memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
-  if (o.memory !== undefined) {
-    checkObject(o.memory, 'option "memory"', 'memory');
-    checkKnown(o.memory, ['maxEntries', 'maxBytes'], 'memory');
-    const m = defined(o.memory);
-    memory = {
-      maxEntries: m.maxEntries === undefined ? memory.maxEntries : positiveNumber('memory.maxEntries', m.maxEntries, { integer: true }),
-      maxBytes: m.maxBytes === undefined ? memory.maxBytes : positiveNumber('memory.maxBytes', m.maxBytes, { integer: true }),
-    };
-  }
-
-  let l1: CacheSettings['l1'];
-  if (o.l1 !== undefined) {
-    checkObject(o.l1, 'option "l1"', 'l1');
-    checkKnown(o.l1, ['max', 'maxBytes', 'ttl', 'consistency'], 'l1');
-    const t = defined(o.l1);
-    const consistency = t.consistency ?? 'delivered';
-    if (consistency !== 'delivered' && consistency !== 'acknowledged') {
-      fail('l1.consistency', `must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
-    }
-    // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
-    if (consistency === 'acknowledged' && (o.redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
-      fail('l1.consistency', "'acknowledged' needs a Redis or Sentinel client, not a Cluster");
-    }
-    const timeoutMs = o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs);
-    l1 = {
-      max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
-      maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
-      ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
-      consistency,
-      // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
-      ackTimeoutMs: Math.max(1, timeoutMs / 2),
-    };
-  }
-
+  const breaker = parseBreaker(o.breaker);
+  const memory = parseMemory(o.memory);
+  const l1 = o.l1 === undefined ? undefined : parseL1(o.l1, o.redis, o.timeoutMs);
   const metrics = o.metrics === undefined ? undefined : parseMetricsOptions(o.metrics);
-
-  let compression: CacheSettings['compression'];
-  if (o.compress === true) compression = { thresholdBytes: 1024 };
-  else if (o.compress !== undefined && o.compress !== false) {
-    checkObject(o.compress, 'option "compress"', 'compress');
-    checkKnown(o.compress, ['threshold'], 'compress');
-    const c = defined(o.compress);
-    compression = {
-      thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }),
-    };
-  }
+  const compression = parseCompress(o.compress);
 
   const clearWaitMs = o.clearWaitMs ?? 1000;
   if (typeof clearWaitMs !== 'number' || !Number.isFinite(clearWaitMs) || clearWaitMs < 0) {
     fail('clearWaitMs', `must be a non-negative number of milliseconds (got ${JSON.stringify(clearWaitMs)})`);
   }
 
-  let hosts: string[] | undefined;
-  if (o.hosts !== undefined) {
-    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || !o.hosts.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
-      fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
-    }
-    hosts = o.hosts.map((h) => h.toLowerCase());
-  }
+  const hosts = o.hosts === undefined ? undefined : parseHosts(o.hosts);
 
   return {
     compression,

@@ -56,16 +56,7 @@ export class StoreGate {
     { timeoutMs = this.settings.timeoutMs, namespace, label, skipBreaker }: CallOptions = {},
   ): Promise<T> {
     if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
-    const observer = this.decisions.observer;
-    // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
-    if (this.store.inProcess) {
-      if (observer === undefined) return op();
-      const started = performance.now();
-      return op().then((result) => {
-        observer.storeCall(operation, (performance.now() - started) / 1000, true);
-        return result;
-      });
-    }
+    if (this.store.inProcess) return this.callInProcess(operation, op);
     if (!this.store.isReady()) return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'), namespace, label);
     if (this.breaker && !skipBreaker && !this.breaker.allow())
       return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
@@ -76,6 +67,29 @@ export class StoreGate {
         label,
       );
     }
+    return this.bounded(operation, op, timeoutMs, namespace, label);
+  }
+
+  /** Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it). */
+  private callInProcess<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    const observer = this.decisions.observer;
+    if (observer === undefined) return op();
+    const started = performance.now();
+    return op().then((result) => {
+      observer.storeCall(operation, (performance.now() - started) / 1000, true);
+      return result;
+    });
+  }
+
+  /** Runs a call against the deadline queue: the first of its answer and its timeout settles it. */
+  private bounded<T>(
+    operation: string,
+    op: () => Promise<T>,
+    timeoutMs: number,
+    namespace: string | undefined,
+    label: string | undefined,
+  ): Promise<T> {
+    const observer = this.decisions.observer;
     const started = observer ? performance.now() : 0;
     this.pendingCalls++;
     return new Promise<T>((resolve, reject) => {

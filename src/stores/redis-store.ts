@@ -134,6 +134,22 @@ function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   return c as Redis & ScriptedClient;
 }
 
+/** One entry write, worked out once: what both write paths need. */
+interface EntryWrite {
+  keys: NamespaceKeys;
+  encoded: string;
+  ticket: FillTicket;
+  payload: Buffer;
+  tags: string[];
+  /** Milliseconds, for the entry and for the records it creates or touches. */
+  entryTtl: number;
+  recordTtl: number;
+  /** The oldest fill the scripts accept, in µs of the store's clock. */
+  maxAge: number;
+  started: string;
+  release: string;
+}
+
 /** A Store on Redis through ioredis. */
 export class RedisStore implements Store {
   readonly inProcess = false;
@@ -361,51 +377,65 @@ export class RedisStore implements Store {
   }
 
   async writeEntry(namespace: string, key: string, ticket: FillTicket, payload: Buffer, options: WriteEntryOptions): Promise<WriteOutcome> {
-    const keys = this.keys(namespace);
-    const encoded = encodeKey(key);
-    const tags = uniqueEncodedTags(options.tags);
     const entryTtl = ms(options.ttlMs);
-    const recordTtl = entryTtl;
-    const maxAge = maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
-    const started = ticket.started ?? '';
-    const release = options.releaseToken ?? '';
-    if (!this.cluster) {
-      const value = Buffer.concat([
-        encodeEntryHeader(
-          ticket,
-          tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER })),
-        ),
-        payload,
-      ]);
-      const newTokens = tags.map(() => uniqueToken()).join('');
-      return outcome(
-        await this.client.ecaWriteOneNode(
-          keys.generation,
-          keys.entryPrefix + encoded,
-          keys.lockPrefix + encoded,
-          this.allKey,
-          this.tagPrefix,
-          value,
-          entryTtl,
-          recordTtl,
-          release,
-          newTokens,
-          started,
-          maxAge,
-        ),
-      );
-    }
+    const write: EntryWrite = {
+      keys: this.keys(namespace),
+      encoded: encodeKey(key),
+      ticket,
+      payload,
+      tags: uniqueEncodedTags(options.tags),
+      entryTtl,
+      recordTtl: entryTtl,
+      maxAge: maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS),
+      started: ticket.started ?? '',
+      release: options.releaseToken ?? '',
+    };
+    return this.cluster ? this.writeOnCluster(write) : this.writeOnOneNode(write);
+  }
+
+  /** One node: a single script checks the records, creates absent tag records and writes the entry. */
+  private async writeOnOneNode(w: EntryWrite): Promise<WriteOutcome> {
+    const { keys, encoded, tags } = w;
+    const value = Buffer.concat([
+      encodeEntryHeader(
+        w.ticket,
+        tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER })),
+      ),
+      w.payload,
+    ]);
+    const newTokens = tags.map(() => uniqueToken()).join('');
+    return outcome(
+      await this.client.ecaWriteOneNode(
+        keys.generation,
+        keys.entryPrefix + encoded,
+        keys.lockPrefix + encoded,
+        this.allKey,
+        this.tagPrefix,
+        value,
+        w.entryTtl,
+        w.recordTtl,
+        w.release,
+        newTokens,
+        w.started,
+        w.maxAge,
+      ),
+    );
+  }
+
+  /** Cluster: the records outside the entry's slot first (all-generation, tags), then the entry in its slot. */
+  private async writeOnCluster(w: EntryWrite): Promise<WriteOutcome> {
+    const { keys, encoded, ticket, tags, recordTtl, release } = w;
     const writeSlot = (headerTags: HeaderTag[]): Promise<number> =>
       this.client.ecaWriteSlot(
         keys.generation,
         keys.entryPrefix + encoded,
         keys.lockPrefix + encoded,
-        Buffer.concat([encodeEntryHeader(ticket, headerTags), payload]),
-        entryTtl,
+        Buffer.concat([encodeEntryHeader(ticket, headerTags), w.payload]),
+        w.entryTtl,
         recordTtl,
         release,
-        started,
-        headerTags.length === 0 ? '' : maxAge,
+        w.started,
+        headerTags.length === 0 ? '' : w.maxAge,
       );
     const touchAll = this.client.ecaTouchAll(this.allKey, ticket.allGeneration, recordTtl);
     // Without tags nothing outside the slot decides the write: the entry already names the all-generation it saw.
