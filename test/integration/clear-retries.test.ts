@@ -15,7 +15,8 @@ import { createCache } from 'express-cache-aside';
 import { MAX_PENDING_CLEARS } from '../../src/clears';
 import { RedisStore } from '../../src/stores/redis-store';
 import { deferred, eventuallyHit, sleep, useFactory, waitFor } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { faultTestClientDefaults } from '../helpers/redis-server';
 import { randomPrefix } from '../helpers/shared-redis';
 
 /** A logger that keeps every warn and error line with its object. */
@@ -82,19 +83,7 @@ describe('retried clears', function () {
   });
 
   describe('against a paused redis-server', function () {
-    let server: RedisProcess;
-
-    before(async function () {
-      server = await startRedis();
-    });
-
-    after(async function () {
-      await server?.stop();
-    });
-
-    afterEach(function () {
-      if (server.paused) server.resume();
-    });
+    const server = useRedisProcess();
 
     it('20,000 failed clears of distinct namespaces: one retry at a time, a bounded pending set and heap, bounded log lines', async function () {
       v8.setFlagsFromString('--expose-gc');

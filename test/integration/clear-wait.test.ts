@@ -14,7 +14,7 @@
 import { expect } from 'chai';
 import type Redis from 'ioredis';
 import type request from 'supertest';
-import { deferred, eventuallyHit, useFactory, waitFor, type AppHandle } from '../helpers/app-factory';
+import { deferred, eventuallyHit, useFactory, waitFor, type AppHandle, type Deferred } from '../helpers/app-factory';
 import { startCutProxy, type CutProxy } from '../helpers/cut-proxy';
 import { useRedisProcess } from '../helpers/hooks';
 import { readyClient } from '../helpers/redis-server';
@@ -67,6 +67,20 @@ function startGet(h: AppHandle, path: string): Promise<request.Response> {
     .http()
     .get(path)
     .then((res) => res);
+}
+
+/** Starts a GET of /item whose fill is held before it writes, as a slow database read would be; resolves once it is held. */
+async function heldFill(shop: Shop, h: AppHandle): Promise<{ filling: Promise<request.Response>; release: Deferred<void> }> {
+  const entered = deferred();
+  const release = deferred();
+  shop.hold = async () => {
+    shop.hold = undefined;
+    entered.resolve();
+    await release.promise;
+  };
+  const filling = startGet(h, '/item');
+  await entered.promise;
+  return { filling, release };
 }
 
 describe('a clear when the store is disconnected: waits for the reconnect, within clearWaitMs', function () {
@@ -208,15 +222,7 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     expect(writerClient.status, 'the writer is still cut off').to.not.equal('ready');
 
     // The reader's fill reads v1 and is held before it writes, as a slow database read would be.
-    const entered = deferred();
-    const release = deferred();
-    shop.hold = async () => {
-      shop.hold = undefined;
-      entered.resolve();
-      await release.promise;
-    };
-    const filling = startGet(reader, '/item');
-    await entered.promise;
+    const { filling, release } = await heldFill(shop, reader);
 
     const restore = setTimeout(() => proxy.restore(), 200);
     let writerBack: string;
@@ -241,15 +247,7 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
      * so the write is unanswered: ioredis resends it when the connection is back.
      */
     async function writeLeftUnanswered(writer: AppHandle, writerClient: Redis, shop: Shop): Promise<void> {
-      const entered = deferred();
-      const release = deferred();
-      shop.hold = async () => {
-        shop.hold = undefined;
-        entered.resolve();
-        await release.promise;
-      };
-      const filling = startGet(writer, '/item');
-      await entered.promise;
+      const { filling, release } = await heldFill(shop, writer);
       await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       try {
         release.resolve();
