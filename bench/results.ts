@@ -11,7 +11,13 @@ import { floorOf, HIT_VARIANTS, hitsTable, memoryTable, roundRatios, summarizeHi
 import { invalidationSpread, invalidationTable, type InvalidationOutcome } from './suites/invalidation';
 import { missTable, type MissOutcome, type MissRound } from './suites/miss';
 import { stampedeTable, type StampedeOutcome } from './suites/stampede';
-import { COMPRESSION_VARIANTS, compressionSummary, compressionTable, summarizeCompression, type CompressionOutcome } from './suites/compression';
+import {
+  COMPRESSION_VARIANTS,
+  compressionSummary,
+  compressionTable,
+  summarizeCompression,
+  type CompressionOutcome,
+} from './suites/compression';
 import { sameInstanceNeverStale, stalenessLoadLine, stalenessTable, type StalenessOutcome } from './suites/l1-staleness';
 import { ITEM_BODY_BYTES } from './lib/body';
 import { shopSection, shopStatementRatio, shopUntouchedHitRatio, type ShopOutcome } from './suites/shop';
@@ -65,7 +71,9 @@ export function targets(results: RunResults): Target[] {
     const ours = find('ours-redis');
     const pipelined = find('ours-redis-pipelined');
     const l1 = hits.find((outcome) => outcome.variant.name === 'ours-l1');
-    const redisPeers = hits.filter((outcome) => outcome.variant.role === 'peer' && outcome.variant.store === 'redis' && !outcome.unavailable);
+    const redisPeers = hits.filter(
+      (outcome) => outcome.variant.role === 'peer' && outcome.variant.store === 'redis' && !outcome.unavailable,
+    );
     const fastestPeer = redisPeers.sort((a, b) => summarizeHit(b).median - summarizeHit(a).median)[0];
 
     // Server CPU per request is the steadier figure on a shared machine: quote it beside each ratio (as a speed, b's CPU over a's).
@@ -90,17 +98,40 @@ export function targets(results: RunResults): Target[] {
     const latencyNote = (a: HitOutcome | undefined, b: HitOutcome | undefined) =>
       `p50 at 1 connection ${formatMs(summarizeHit(a).singleP50Ms, 3)} ms against ${formatMs(summarizeHit(b).singleP50Ms, 3)} ms`;
     const oursFloor = ours && floorOf(hits, ours);
-    ratioTarget('1a. hits, default ioredis client: ours ≥ 0.95 × redis-floor (same client)', ours, oursFloor, 0.95, latencyNote(ours, oursFloor));
-    ratioTarget(`1b. hits, default ioredis client: ours ≥ 1.3 × fastest Redis-backed peer (${fastestPeer?.variant.label ?? 'none'})`, ours, fastestPeer, 1.3);
+    ratioTarget(
+      '1a. hits, default ioredis client: ours ≥ 0.95 × redis-floor (same client)',
+      ours,
+      oursFloor,
+      0.95,
+      latencyNote(ours, oursFloor),
+    );
+    ratioTarget(
+      `1b. hits, default ioredis client: ours ≥ 1.3 × fastest Redis-backed peer (${fastestPeer?.variant.label ?? 'none'})`,
+      ours,
+      fastestPeer,
+      1.3,
+    );
     const pipelinedFloor = pipelined && floorOf(hits, pipelined);
-    ratioTarget('2. hits, auto-pipelining on both sides: ours ≥ 0.97 × redis-floor (auto-pipelining)', pipelined, pipelinedFloor, 0.97, latencyNote(pipelined, pipelinedFloor));
+    ratioTarget(
+      '2. hits, auto-pipelining on both sides: ours ≥ 0.97 × redis-floor (auto-pipelining)',
+      pipelined,
+      pipelinedFloor,
+      0.97,
+      latencyNote(pipelined, pipelinedFloor),
+    );
     const l1Live = l1?.unavailable ? undefined : l1;
-    ratioTarget('3. in-process tier: ours ≥ 0.9 × bare', l1Live, bare, 0.9, l1?.unavailable ? `not available: ${l1.unavailable}` : latencyNote(l1Live, bare));
+    ratioTarget(
+      '3. in-process tier: ours ≥ 0.9 × bare',
+      l1Live,
+      bare,
+      0.9,
+      l1?.unavailable ? `not available: ${l1.unavailable}` : latencyNote(l1Live, bare),
+    );
     const floor = find('redis-floor');
     const memory = (outcome: HitOutcome | undefined) => outcome?.memory?.bytesPerEntry ?? NaN;
     const memoryRatio = memory(ours) / memory(floor);
     list.push({
-      goal: '5b. Redis memory per entry at redis-floor\'s (≤ 1.01 ×)',
+      goal: "5b. Redis memory per entry at redis-floor's (≤ 1.01 ×)",
       measured: memoryRatio,
       perRound: [],
       met: Number.isFinite(memoryRatio) ? memoryRatio <= 1.01 : null,
@@ -122,7 +153,9 @@ export function targets(results: RunResults): Target[] {
       met: Number.isFinite(cpuRatio) ? cpuRatio <= 1.3 : null,
       note: `${cpu(ours).toFixed(0)} against ${cpu(floor).toFixed(0)} µs (uncached handler: ${cpu(find('miss-uncached')).toFixed(0)} µs)`,
     });
-    const peers = ['miss-apicache-redis', 'miss-route-cache-redis'].map(find).filter((outcome): outcome is MissOutcome => outcome !== undefined);
+    const peers = ['miss-apicache-redis', 'miss-route-cache-redis']
+      .map(find)
+      .filter((outcome): outcome is MissOutcome => outcome !== undefined);
     const fastest = peers.sort((a, b) => rate(b) - rate(a))[0];
     const peerRatio = rate(ours) / rate(fastest);
     list.push({
@@ -138,7 +171,7 @@ export function targets(results: RunResults): Target[] {
       measured: commands ?? NaN,
       perRound: [],
       met: typeof commands === 'number' ? commands <= 2 : null,
-      note: 'round trips are the tags branch\'s (store v2); this column counts commands, one round trip each on this path',
+      note: "round trips are the tags branch's (store v2); this column counts commands, one round trip each on this path",
     });
   }
   if (results.invalidation && !results.invalidation.unavailable) {
@@ -162,7 +195,7 @@ export function targets(results: RunResults): Target[] {
     });
     const ratio = shopStatementRatio(results.shop, 'tags');
     list.push({
-      goal: 'shop with tags: SQL statements ≤ 1.2 × the oracle\'s',
+      goal: "shop with tags: SQL statements ≤ 1.2 × the oracle's",
       measured: ratio,
       perRound: [],
       met: Number.isFinite(ratio) ? ratio <= 1.2 : null,
@@ -179,8 +212,11 @@ export function targets(results: RunResults): Target[] {
       goal: '5c. compression once: server CPU per hit ≤ 0.25 × compression() per hit (gzip), Redis memory per entry ≤ 0.3 ×',
       measured: cpuRatio,
       perRound: [],
-      met: Number.isFinite(cpuRatio) ? cpuRatio <= 0.25 && (once?.memory?.bytesPerEntry ?? NaN) / (perHit?.memory?.bytesPerEntry ?? NaN) <= 0.3 : null,
-      note: `${a.serverCpuMicrosPerRequest.toFixed(0)} against ${b.serverCpuMicrosPerRequest.toFixed(0)} µs; ${formatRatio(a.median / b.median)} its req/s; ` +
+      met: Number.isFinite(cpuRatio)
+        ? cpuRatio <= 0.25 && (once?.memory?.bytesPerEntry ?? NaN) / (perHit?.memory?.bytesPerEntry ?? NaN) <= 0.3
+        : null,
+      note:
+        `${a.serverCpuMicrosPerRequest.toFixed(0)} against ${b.serverCpuMicrosPerRequest.toFixed(0)} µs; ${formatRatio(a.median / b.median)} its req/s; ` +
         `${formatRatio((once?.memory?.bytesPerEntry ?? NaN) / (perHit?.memory?.bytesPerEntry ?? NaN))} its Redis memory per entry`,
     });
   }
@@ -230,7 +266,7 @@ function notRunNote(config: BenchConfig): string[] {
   if (skipped.length === 0) return [];
   return [
     `**Partial run (BENCH_ONLY=${config.suites.join(',')}): the suites ${skipped.join(', ')} did not run, so their sections are missing from this file.** ` +
-      'RESULTS.md is rewritten by every run; the last full run\'s figures are in git history (`git log -p bench/RESULTS.md`).',
+      "RESULTS.md is rewritten by every run; the last full run's figures are in git history (`git log -p bench/RESULTS.md`).",
     '',
   ];
 }
@@ -262,7 +298,14 @@ export function resultsMarkdown(results: RunResults): string {
     '',
     markdownTable(
       ['package', 'version'],
-      Object.entries(versions).map(([name, version]) => [name === 'express-redis-cache/node_modules/redis' ? 'redis (bundled by express-redis-cache)' : name === 'redis' ? 'redis (node-redis v3, for apicache)' : name, version]),
+      Object.entries(versions).map(([name, version]) => [
+        name === 'express-redis-cache/node_modules/redis'
+          ? 'redis (bundled by express-redis-cache)'
+          : name === 'redis'
+            ? 'redis (node-redis v3, for apicache)'
+            : name,
+        version,
+      ]),
     ),
     '',
   );
@@ -273,14 +316,14 @@ export function resultsMarkdown(results: RunResults): string {
       '',
       `Each variant is its own server process (Express 5 on 127.0.0.1), serving ${ITEM_BODY_BYTES}-byte JSON bodies for 100 ids, all entries warm; ` +
         'autocannon runs in the orchestrator process, cycling over the 100 ids. ' +
-        'req/s: median, min and max over the rounds; p50/p99: median over the rounds of each round\'s percentile.',
+        "req/s: median, min and max over the rounds; p50/p99: median over the rounds of each round's percentile.",
       '',
       '![Requests per second per variant](results.svg)',
       '',
       hitsTable(results.hits),
       '',
       '"server CPU µs/req" is the server process\'s CPU time (process.cpuUsage, user + system) over the round divided by the requests it answered, median over rounds: ' +
-        'other engineers\' load steals wall-clock time from a round but much less of this, so it is the steadier way to compare variants. ' +
+        "other engineers' load steals wall-clock time from a round but much less of this, so it is the steadier way to compare variants. " +
         '"server busy" is req/s × CPU per request, the share of one core the server used (median over rounds): near 1 the server was CPU-bound; ' +
         'well below 1 it spent part of the round waiting (on Redis, timers, or a CPU taken by another process). ' +
         '"Redis cmds/hit" counts the commands the server sent to Redis during one verification pass over the 100 warm ids (a counter wrapped around the client only for that pass).',
@@ -333,7 +376,7 @@ export function resultsMarkdown(results: RunResults): string {
       '## Redis memory per stored entry',
       '',
       `\`MEMORY USAGE <key> SAMPLES 0\` over every key each Redis-backed variant wrote for the 100 warm entries, against the ${ITEM_BODY_BYTES}-byte body. ` +
-        'redis-floor stores the bare body, so its figure is Redis\'s own per-key cost.',
+        "redis-floor stores the bare body, so its figure is Redis's own per-key cost.",
       '',
       memoryTable(results.hits),
       '',
@@ -363,10 +406,10 @@ export function resultsMarkdown(results: RunResults): string {
         '`app.use(compression())` (the compression package, defaults) is mounted in front of ours without `compress`, as the README says to, so every hit is compressed on the fly. ' +
         'Given `gzip, deflate, br`, compression() 1.8 picks brotli (quality 4), so a second compression() row has its clients send `gzip` alone, for gzip against gzip. ' +
         'The plain row (no compression) is the reference for "× plain"; the last row is `compress: true` asked by clients sending no Accept-Encoding, who get the stored gzip inflated on every hit. ' +
-        'The load sends the row\'s Accept-Encoding on every request, in interleaved rounds as in the hits table; server CPU µs/req is the server process\'s CPU time over the round divided by the requests answered (median over rounds).',
+        "The load sends the row's Accept-Encoding on every request, in interleaved rounds as in the hits table; server CPU µs/req is the server process's CPU time over the round divided by the requests answered (median over rounds).",
       '',
-      'Before the rounds each server is warmed until a pass over the 100 ids runs the handler zero times; a verification pass with the row\'s Accept-Encoding then records Content-Encoding, Vary and the body bytes on the wire, ' +
-        'decodes every body and compares it with the handler\'s bytes, and counts the Redis commands per hit; a second pass sends no Accept-Encoding at all (the identity fallback). ' +
+      "Before the rounds each server is warmed until a pass over the 100 ids runs the handler zero times; a verification pass with the row's Accept-Encoding then records Content-Encoding, Vary and the body bytes on the wire, " +
+        "decodes every body and compares it with the handler's bytes, and counts the Redis commands per hit; a second pass sends no Accept-Encoding at all (the identity fallback). " +
         '"Redis bytes/entry" is `MEMORY USAGE <key> SAMPLES 0` of the variant\'s entry keys (`<prefix>:{items}:e:<id>`, found by SCAN under its prefix), median over the 100; the namespace\'s generation key is left out.',
       '',
       compressionTable(results.compression),
@@ -378,21 +421,21 @@ export function resultsMarkdown(results: RunResults): string {
 
   if (results.l1Staleness) {
     const staleness = results.l1Staleness;
-    push('## The in-process tier\'s staleness window under load', '');
+    push("## The in-process tier's staleness window under load", '');
     if (staleness.unavailable) push(`Not available: ${staleness.unavailable}`, '');
     else {
       const verdict = sameInstanceNeverStale(staleness);
       push(
         `Two server processes, A and B, each \`createCache({ redis, prefix, l1: { max: 1000, ttl: '30s' } })\` with the same prefix and its own Redis connection. ` +
-          'GET /item (namespace `items`, ttl 1 h) answers `{ version }` read from a counter in Redis; on A, PUT /item increments the counter behind `cache.invalidate({ namespaces: [\'items\'] })`. ' +
+          "GET /item (namespace `items`, ttl 1 h) answers `{ version }` read from a counter in Redis; on A, PUT /item increments the counter behind `cache.invalidate({ namespaces: ['items'] })`. " +
           `autocannon drives B's GET /item at ${config.connections} connections for ${config.stalenessLoadSeconds} s; after 1 s the orchestrator makes up to ${config.stalenessMutations} mutations, each starting at least ${config.stalenessSpacingMs} ms after the previous one: ` +
           'a PUT on A, the moment its response arrived noted, then B and A polled at once, each back to back over its own keep-alive connection, until the answer carries the new version.',
         '',
-        'A window is the time from the PUT\'s response until the first fresh answer arrived, and 0 when the first poll was already fresh; it is an upper bound (it includes that last poll\'s round trip through a loaded server). ' +
+        "A window is the time from the PUT's response until the first fresh answer arrived, and 0 when the first poll was already fresh; it is an upper bound (it includes that last poll's round trip through a loaded server). " +
           '"Last stale poll sent" is the matching lower bound: the instance still served the old entry to a request sent that long after the PUT\'s response. ' +
-          'The load generator shares the orchestrator\'s event loop with the pollers, so both include some of its delay. ' +
+          "The load generator shares the orchestrator's event loop with the pollers, so both include some of its delay. " +
           '"Redis cmds/GET, quiet" comes from 20 GETs before the load: 0 means answers come from the in-process tier, so the windows measure the tier\'s invalidation by pub/sub and not a Redis read ' +
-          '(a lost message would show as a window of up to the tier\'s 30 s ttl; polling gives up at 5 s). Percentiles are nearest-rank: with 30 mutations, p95 is the second largest window.',
+          "(a lost message would show as a window of up to the tier's 30 s ttl; polling gives up at 5 s). Percentiles are nearest-rank: with 30 mutations, p95 is the second largest window.",
         '',
         stalenessTable(staleness),
         '',
@@ -412,9 +455,11 @@ export function resultsMarkdown(results: RunResults): string {
     '',
     '- One run, one machine: every variant is forked as its own process (`node --import tsx bench/servers/<variant>.ts`, NODE_ENV=production) and reports its port over IPC; the load generator (autocannon, in the orchestrator) is never in a server process.',
     `- Before the rounds each server gets every id requested until a full pass over the 100 ids runs the origin handler zero times (the handler counts its calls; ours also says \`X-Cache: HIT\`), bodies are compared byte for byte, ` +
-      (config.jitWarmSeconds > 0 ? `then ${config.jitWarmSeconds} s of unmeasured load warms the JIT.` : 'and (quick mode) no unmeasured JIT warm-up follows.'),
+      (config.jitWarmSeconds > 0
+        ? `then ${config.jitWarmSeconds} s of unmeasured load warms the JIT.`
+        : 'and (quick mode) no unmeasured JIT warm-up follows.'),
     '- Rounds are interleaved (A B C … A B C …) and the starting variant rotates each round; "per-round range" ratios pair variants within the same round.',
-    '- Latencies are recorded per response from autocannon\'s response events (autocannon\'s own histogram rounds to whole milliseconds).',
+    "- Latencies are recorded per response from autocannon's response events (autocannon's own histogram rounds to whole milliseconds).",
     '- All Redis keys live under one random prefix per run on the shared Redis and are removed with SCAN MATCH + UNLINK at the end; nothing is flushed or reconfigured.',
     `- Variants: ${HIT_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/); compression: ${COMPRESSION_VARIANTS.map((variant) => `\`${variant.name}\``).join(', ')} (bench/servers/compression-ours.ts); staleness: bench/servers/l1-staleness.ts.`,
     '',

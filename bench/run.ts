@@ -33,16 +33,22 @@ async function main(): Promise<number> {
 
   // Ctrl-C: children exit on their own when the IPC channel closes; our keys must go too.
   process.once('SIGINT', () => {
-    console.log('\ninterrupted: removing this run\'s Redis keys');
+    console.log("\ninterrupted: removing this run's Redis keys");
     void unlinkPrefix(redis, runPrefix).finally(() => process.exit(130));
   });
 
   const estimate =
-    (config.suites.includes('hits') ? HIT_VARIANTS.length * ((config.rounds + Math.min(config.rounds, 3)) * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
-    (config.suites.includes('miss') ? MISS_VARIANTS.length * (2 * config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds) : 0) +
+    (config.suites.includes('hits')
+      ? HIT_VARIANTS.length * ((config.rounds + Math.min(config.rounds, 3)) * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1)
+      : 0) +
+    (config.suites.includes('miss')
+      ? MISS_VARIANTS.length * (2 * config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds)
+      : 0) +
     (config.suites.includes('invalidation') ? (config.quick ? 15 : 60) : 0) +
     (config.suites.includes('stampede') ? 2 * (config.stampedeSeconds + 2) : 0) +
-    (config.suites.includes('compression') ? COMPRESSION_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1) : 0) +
+    (config.suites.includes('compression')
+      ? COMPRESSION_VARIANTS.length * (config.rounds * (config.roundSeconds + 0.5) + config.jitWarmSeconds + 1)
+      : 0) +
     (config.suites.includes('l1-staleness') ? config.stalenessLoadSeconds + 5 : 0) +
     (config.suites.includes('shop') ? (config.quick ? 45 : 150) : 0) +
     20;
@@ -91,7 +97,9 @@ async function main(): Promise<number> {
   if (results.l1Staleness && !results.l1Staleness.unavailable) console.log(`${stalenessTable(results.l1Staleness)}\n`);
   if (results.shop && !results.shop.unavailable) console.log(`${shopTable(results.shop)}\n`);
   for (const target of targets(results)) {
-    console.log(`${target.met === null ? 'n/a ' : target.met ? 'MET ' : 'MISS'}  ${target.goal}: ${target.measured.toFixed(2)}×${target.note ? ` (${target.note})` : ''}`);
+    console.log(
+      `${target.met === null ? 'n/a ' : target.met ? 'MET ' : 'MISS'}  ${target.goal}: ${target.measured.toFixed(2)}×${target.note ? ` (${target.note})` : ''}`,
+    );
   }
   console.log(`\nwrote bench/RESULTS.md${results.hits ? ' and bench/results.svg' : ''} in ${Math.round(results.elapsedSeconds)} s`);
 

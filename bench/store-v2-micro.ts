@@ -22,6 +22,13 @@ const SEQUENTIAL_OPS = 4000;
 const CONCURRENT_OPS = 20000;
 const IN_FLIGHT = 32;
 
+/** Appends one round's sample to a variant's series. */
+function addSample(series: Record<string, number[]>, name: string, value: number): void {
+  const samples = series[name];
+  if (samples === undefined) series[name] = [value];
+  else samples.push(value);
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -69,18 +76,20 @@ async function main(): Promise<void> {
       for (const [name, op] of Object.entries(variants)) {
         let started = process.hrtime.bigint();
         for (let i = 0; i < SEQUENTIAL_OPS; i++) await op();
-        (latency[name] ??= []).push(Number(process.hrtime.bigint() - started) / 1000 / SEQUENTIAL_OPS);
+        addSample(latency, name, Number(process.hrtime.bigint() - started) / 1000 / SEQUENTIAL_OPS);
         const redisBefore = await redisCpuMicros();
         const clientBefore = process.cpuUsage();
         started = process.hrtime.bigint();
         let next = 0;
-        await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-          while (next++ < CONCURRENT_OPS) await op();
-        }));
-        (throughput[name] ??= []).push(CONCURRENT_OPS / (Number(process.hrtime.bigint() - started) / 1e9));
+        await Promise.all(
+          Array.from({ length: IN_FLIGHT }, async () => {
+            while (next++ < CONCURRENT_OPS) await op();
+          }),
+        );
+        addSample(throughput, name, CONCURRENT_OPS / (Number(process.hrtime.bigint() - started) / 1e9));
         const client = process.cpuUsage(clientBefore);
-        (clientCpu[name] ??= []).push((client.user + client.system) / CONCURRENT_OPS);
-        (serverCpu[name] ??= []).push(((await redisCpuMicros()) - redisBefore) / CONCURRENT_OPS);
+        addSample(clientCpu, name, (client.user + client.system) / CONCURRENT_OPS);
+        addSample(serverCpu, name, ((await redisCpuMicros()) - redisBefore) / CONCURRENT_OPS);
       }
     }
     const base = median(throughput['v1 lookup (MGET)']!);
@@ -89,7 +98,9 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- | --- |');
     for (const name of Object.keys(variants)) {
       const ops = median(throughput[name]!);
-      console.log(`| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`);
+      console.log(
+        `| ${name} | ${median(latency[name]!).toFixed(1)} | ${Math.round(ops)} | ${(ops / base).toFixed(2)}× | ${median(serverCpu[name]!).toFixed(2)} | ${median(clientCpu[name]!).toFixed(2)} |`,
+      );
     }
   } finally {
     client.disconnect();

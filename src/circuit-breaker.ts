@@ -11,7 +11,11 @@ export class CircuitBreaker {
   private openUntil = 0;
   private probing = false;
 
-  constructor(private readonly failures: number, private readonly cooldownMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly failures: number,
+    private readonly cooldownMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Whether a store call may be made now; in half-open state only one caller gets true. */
   allow(): boolean {

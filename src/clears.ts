@@ -159,7 +159,10 @@ export class Clears {
       if (this.closed) return false;
       this.want(wanted);
       const code = (err as CacheStoreError).code;
-      this.settings.logger.error({ ...forLog(targets), code }, 'express-cache-aside: clear failed; serving what it covers uncached and retrying');
+      this.settings.logger.error(
+        { ...forLog(targets), code },
+        'express-cache-aside: clear failed; serving what it covers uncached and retrying',
+      );
       this.scheduleRetry(CLEAR_RETRY_FIRST_MS);
       return false;
     }
@@ -188,7 +191,11 @@ export class Clears {
     }
     if (dropped > 0) {
       if (!this.overflowed) {
-        this.settings.logger.error({ pending: this.pending.size, dropped }, `express-cache-aside: more than ${MAX_PENDING_CLEARS} namespaces and tags wait for a clear; serving every read uncached until they are cleared`);
+        this.settings.logger.error(
+          { pending: this.pending.size, dropped },
+          `express-cache-aside: more than ${MAX_PENDING_CLEARS} namespaces and tags wait for a clear; ` +
+            'serving every read uncached until they are cleared',
+        );
       }
       this.overflowed = true;
     }
@@ -229,7 +236,10 @@ export class Clears {
   private reapplyRecent(): void {
     const recent = [...this.recentClears.values()];
     if (recent.length === 0 || this.closed) return;
-    this.settings.logger.warn({ targets: recent.length }, 'express-cache-aside: store reconnected; applying the last minute of clears again');
+    this.settings.logger.warn(
+      { targets: recent.length },
+      'express-cache-aside: store reconnected; applying the last minute of clears again',
+    );
     const sequence = ++this.sequence;
     const wanted = recent.map((w) => ({ ...w, sequence }));
     this.want(wanted);

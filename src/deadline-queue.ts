@@ -11,7 +11,10 @@
 export class Waiter {
   private expireFn: (() => void) | undefined;
 
-  constructor(readonly deadline: number, expire: () => void) {
+  constructor(
+    readonly deadline: number,
+    expire: () => void,
+  ) {
     this.expireFn = expire;
   }
 

@@ -15,7 +15,10 @@ const DECISION_NAMES: Record<Outcome, string> = { hits: 'HIT', misses: 'MISS', s
 export class Decisions {
   private readonly counter = new StatsCounter();
 
-  constructor(private readonly settings: Pick<CacheSettings, 'logger' | 'loggerGiven'>, readonly observer: CacheObserver | undefined) {}
+  constructor(
+    private readonly settings: Pick<CacheSettings, 'logger' | 'loggerGiven'>,
+    readonly observer: CacheObserver | undefined,
+  ) {}
 
   /** Whether per-decision debug lines are wanted (pino's isLevelEnabled when the logger has it). */
   debugEnabled(): boolean {
@@ -28,7 +31,10 @@ export class Decisions {
     this.counter.count(outcome, namespace);
     this.observer?.decision(outcome, label ?? namespaceFamily(namespace));
     if (this.debugEnabled()) {
-      this.settings.logger.debug({ namespace, key, reason }, `express-cache-aside: ${DECISION_NAMES[outcome]}${reason ? `: ${reason}` : ''}`);
+      this.settings.logger.debug(
+        { namespace, key, reason },
+        `express-cache-aside: ${DECISION_NAMES[outcome]}${reason ? `: ${reason}` : ''}`,
+      );
     }
   }
 
@@ -88,7 +94,10 @@ export class Decisions {
 
 /** Records the decisions of one route (or of getOrSet) under its metrics label. */
 export class Recorder {
-  constructor(private readonly decisions: Decisions, private readonly label: string | undefined) {}
+  constructor(
+    private readonly decisions: Decisions,
+    private readonly label: string | undefined,
+  ) {}
 
   /** Served from the cache. */
   hit(namespace: string, key: string): void {

@@ -22,7 +22,10 @@ import { uniqueEncodedTags } from './stores/entry-header';
 import type { EntryLookup, FillTicket, LockKind, Store } from './stores/store';
 import type { BypassReason } from './types';
 
-/** What a lookup saw: the store's fill ticket (null when its records are absent) and the in-process tier sequence taken before it (0 without the tier). */
+/**
+ * What a lookup saw: the store's fill ticket (null when its records are absent)
+ * and the in-process tier sequence taken before it (0 without the tier).
+ */
 export interface Seen {
   ticket: FillTicket | null;
   seq: number;
@@ -42,7 +45,9 @@ export type Lookup =
 /** A lookup that used the store: a hit, a stale entry or a miss. */
 export type Found = Exclude<Lookup, { state: 'bypass' }>;
 
-/** Where a fill writes: the ticket it got ready under, the tier sequence of its lookup, and the fill lock if it took one (null: not taken). */
+/**
+ * Where a fill writes: the ticket it got ready under, the tier sequence of its lookup, and the fill lock if it took one (null: not taken).
+ */
 export interface FillTarget {
   ticket: FillTicket;
   seq: number;
@@ -146,17 +151,30 @@ export class Engine {
   readonly fillTtlMs: number;
   closed = false;
 
-  constructor(readonly settings: CacheSettings, readonly store: Store, { l1, observer }: EngineParts = {}) {
+  constructor(
+    readonly settings: CacheSettings,
+    readonly store: Store,
+    { l1, observer }: EngineParts = {},
+  ) {
     this.l1 = l1;
     this.decisions = new Decisions(settings, observer);
     this.gate = new StoreGate(settings, store, this.decisions);
     // Work off the request path (writes, lock releases, retried clears) may wait longer than a request would.
     this.backgroundTimeoutMs = Math.max(settings.timeoutMs * 10, 1000);
     this.fillTtlMs = Math.max(2 * settings.lockTtlMs, 1000);
-    this.clears = new Clears(settings, store, this.gate, this.backgroundTimeoutMs, (targets) => {
-      this.forgetFills(targets);
-      this.l1?.drop(targets);
-    }, l1, this.decisions, this.fillTtlMs);
+    this.clears = new Clears(
+      settings,
+      store,
+      this.gate,
+      this.backgroundTimeoutMs,
+      (targets) => {
+        this.forgetFills(targets);
+        this.l1?.drop(targets);
+      },
+      l1,
+      this.decisions,
+      this.fillTtlMs,
+    );
   }
 
   /** Runs a store call through the gate: bounded, counted, never while the store is known down. */
@@ -180,7 +198,7 @@ export class Engine {
     if (this.clears.isPending(namespace)) return bypass('pending-clear');
     // The tier itself was already asked (peek); here it only tags the lookup so a racing clear wins.
     const l1 = this.l1;
-    const seq = l1 !== undefined && l1.usable ? l1.seq() : 0;
+    const seq = l1?.usable ? l1.seq() : 0;
     const id = `${encodePart(namespace)}:${key}`;
     const expected = this.expected.get(id);
     const token = fill ? uniqueToken() : undefined;
@@ -253,7 +271,15 @@ export class Engine {
    * with its tags, and releases the fill's lock in the same round trip;
    * resolves whether it was stored, never rejects.
    */
-  write(namespace: string, key: string, fill: FillTarget, payload: Buffer, ttlMs: number, tags: readonly string[], label?: string): Promise<boolean> {
+  write(
+    namespace: string,
+    key: string,
+    fill: FillTarget,
+    payload: Buffer,
+    ttlMs: number,
+    tags: readonly string[],
+    label?: string,
+  ): Promise<boolean> {
     const release = fill.token ?? undefined;
     const encodedTags = uniqueEncodedTags(tags);
     // A clear this process could not deliver covers it: the store cannot refuse a fill that raced it, so it is not written.
@@ -284,7 +310,10 @@ export class Engine {
 
   /** Counts work that ends in a write (a fill producing its entry) as pending until it settles: idle() and close() wait for it. */
   track(work: Promise<unknown>): void {
-    const pending = work.then(() => undefined, () => undefined);
+    const pending = work.then(
+      () => undefined,
+      () => undefined,
+    );
     this.pendingWrites.add(pending);
     void pending.finally(() => this.pendingWrites.delete(pending));
   }
@@ -342,7 +371,13 @@ export class Engine {
    * another ticket (another process cleared the namespace, a tag, or
    * everything) never joins it: it starts its own fill, which later callers join.
    */
-  coalesce<T>(kind: 'response' | 'value', namespace: string, key: string, seen: FillTicket | null, fill: (prepared: (ticket: FillTicket) => void) => Promise<T>): { leader: boolean; result: Promise<T> } {
+  coalesce<T>(
+    kind: 'response' | 'value',
+    namespace: string,
+    key: string,
+    seen: FillTicket | null,
+    fill: (prepared: (ticket: FillTicket) => void) => Promise<T>,
+  ): { leader: boolean; result: Promise<T> } {
     const id = `${encodePart(namespace)}:${kind}:${key}`;
     const running = this.inflight.get(id);
     if (running && (sameTicket(running.seen, seen) || sameTicket(running.prepared, seen))) {
@@ -350,7 +385,9 @@ export class Engine {
       return { leader: false, result: running.result as Promise<T> };
     }
     const entry: InFlightFill = { seen, prepared: null, result: Promise.resolve() };
-    const result = fill((ticket) => { entry.prepared = ticket; }).finally(() => {
+    const result = fill((ticket) => {
+      entry.prepared = ticket;
+    }).finally(() => {
       if (this.inflight.get(id) === entry) this.inflight.delete(id);
     });
     entry.result = result;
@@ -358,7 +395,9 @@ export class Engine {
     return { leader: true, result };
   }
 
-  /** A fill that began before a clear must not be shared with requests that come after it (tags are known only after a fill: all of them). */
+  /**
+   * A fill that began before a clear must not be shared with requests that come after it (tags are known only after a fill: all of them).
+   */
   private forgetFills({ namespaces, tags, all }: ClearTargets): void {
     if (this.inflight.size === 0) return;
     if (all || tags.length > 0) {
@@ -385,7 +424,9 @@ export class Engine {
     this.clears.close();
     if (this.pendingWrites.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.backgroundTimeoutMs); });
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.backgroundTimeoutMs);
+      });
       await Promise.race([Promise.allSettled([...this.pendingWrites]), bound]);
       clearTimeout(timer);
     }

@@ -68,7 +68,9 @@ export function encodeValue(value: unknown, times: EntryTimes): Buffer {
 
 /** True when the buffer is an envelope this version can read. */
 export function isEnvelope(buf: Buffer): boolean {
-  return buf.length >= TIMES_END && buf[0] === VERSION && (buf[1] === KIND_RESPONSE || buf[1] === KIND_VALUE || buf[1] === KIND_RESPONSE_GZIP);
+  return (
+    buf.length >= TIMES_END && buf[0] === VERSION && (buf[1] === KIND_RESPONSE || buf[1] === KIND_VALUE || buf[1] === KIND_RESPONSE_GZIP)
+  );
 }
 
 /** True for a response entry. */

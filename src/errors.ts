@@ -11,7 +11,11 @@ export type CacheStoreErrorCode = 'ECACHE_TIMEOUT' | 'ECACHE_UNAVAILABLE' | 'ECA
 /** A store call that did not answer in time or failed. */
 export class CacheStoreError extends Error {
   override readonly name = 'CacheStoreError';
-  constructor(readonly code: CacheStoreErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: CacheStoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -22,7 +26,13 @@ export class CacheStoreError extends Error {
  * a missing optional peer dependency (prom-client), and a namespace or key
  * function that returned something other than a non-empty string.
  */
-export type CacheOptionErrorCode = 'EOPTION_UNKNOWN' | 'EOPTION_REQUIRED' | 'EOPTION_INVALID' | 'EOPTION_NOT_OBJECT' | 'EOPTION_PEER_MISSING' | 'EOPTION_RESULT';
+export type CacheOptionErrorCode =
+  | 'EOPTION_UNKNOWN'
+  | 'EOPTION_REQUIRED'
+  | 'EOPTION_INVALID'
+  | 'EOPTION_NOT_OBJECT'
+  | 'EOPTION_PEER_MISSING'
+  | 'EOPTION_RESULT';
 
 /** A bad option: thrown at mount time (createCache, route, invalidate, getOrSet, warmup), still a TypeError, naming the option. */
 export class CacheOptionError extends TypeError {

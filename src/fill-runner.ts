@@ -12,16 +12,16 @@ import type { BypassReason } from './types';
 /** An answer that may be stored, or why it is not stored. */
 export type Produced =
   | {
-    state: 'entry';
-    /** The entry as waiters in this process get it. */
-    payload: Buffer;
-    /** The form written to the store when it differs (compressed off the request path); falls back to payload if it fails. */
-    stored?: Promise<Buffer>;
-    /** How long the store keeps the entry: fresh plus stale lifetime. */
-    ttlMs: number;
-    /** Tags the entry carries (validated). */
-    tags?: readonly string[];
-  }
+      state: 'entry';
+      /** The entry as waiters in this process get it. */
+      payload: Buffer;
+      /** The form written to the store when it differs (compressed off the request path); falls back to payload if it fails. */
+      stored?: Promise<Buffer>;
+      /** How long the store keeps the entry: fresh plus stale lifetime. */
+      ttlMs: number;
+      /** Tags the entry carries (validated). */
+      tags?: readonly string[];
+    }
   /** Not stored. `backOff`: the origin failed (or answered something unstorable), so a refresh waits before trying again. */
   | { state: 'skip'; backOff: boolean };
 
@@ -59,9 +59,7 @@ export type MissOutcome =
   | { state: 'alone' };
 
 /** A produced entry and its write (resolves whether it was stored), or why nothing is written. */
-export type Written =
-  | { state: 'entry'; payload: Buffer; written: Promise<boolean> }
-  | { state: 'skip'; backOff: boolean };
+export type Written = { state: 'entry'; payload: Buffer; written: Promise<boolean> } | { state: 'skip'; backOff: boolean };
 
 /**
  * Produces an entry and writes it under `target` (no write without one).
@@ -94,7 +92,7 @@ async function lead(engine: Engine, ctx: FillContext, preparedUnder: (ticket: Fi
   const { namespace, key } = ctx;
   // Usually the lookup took the lock in its own round trip. Otherwise lock and re-check in one round trip:
   // another process may have filled the entry since our lookup missed.
-  const prepared = ctx.prepared ?? await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label);
+  const prepared = ctx.prepared ?? (await engine.prepareFill(namespace, key, true, ctx.seen.seq, ctx.label));
   // Callers that see the ticket this fill writes under may join it (its producing starts after this point).
   if (prepared.state !== 'failed') preparedUnder(prepared.target.ticket);
   if (prepared.state === 'landed' && ctx.accepts(prepared.payload)) return { state: 'shared', payload: prepared.payload };

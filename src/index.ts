@@ -3,6 +3,21 @@ export { createCache } from './create-cache';
 export { CacheOptionError, CacheStoreError } from './errors';
 export type { CacheOptionErrorCode, CacheStoreErrorCode } from './errors';
 export type {
-  Cache, CacheOptions, CacheStats, Duration, FromRequest, GetOrSetOptions, InvalidateOptions, Logger,
-  BypassReason, MetricsOptions, NamespaceStats, NotStoredReason, RouteOptions, WarmupOptions, WarmupReport, WarmupResult, WarmupTarget,
+  Cache,
+  CacheOptions,
+  CacheStats,
+  Duration,
+  FromRequest,
+  GetOrSetOptions,
+  InvalidateOptions,
+  Logger,
+  BypassReason,
+  MetricsOptions,
+  NamespaceStats,
+  NotStoredReason,
+  RouteOptions,
+  WarmupOptions,
+  WarmupReport,
+  WarmupResult,
+  WarmupTarget,
 } from './types';

@@ -48,7 +48,12 @@ export function peerOf(req: IncomingMessage): Peer {
 
 /** The peer of requests the cache makes on its own (warmup): a client on this machine, over plain HTTP. */
 export const LOOPBACK_PEER: Peer = {
-  remoteAddress: '127.0.0.1', remotePort: undefined, remoteFamily: 'IPv4', localAddress: '127.0.0.1', localPort: undefined, encrypted: false,
+  remoteAddress: '127.0.0.1',
+  remotePort: undefined,
+  remoteFamily: 'IPv4',
+  localAddress: '127.0.0.1',
+  localPort: undefined,
+  encrypted: false,
 };
 
 /** Carries the id of the peer of an internal request; removed before the app sees the request. */
@@ -59,7 +64,11 @@ const PEER_FIELDS = ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddres
 /** Shows the peer on the socket (own properties shadow net.Socket's getters); requests on one connection run one at a time. */
 function showPeer(socket: Socket, peer: Peer): void {
   for (const field of PEER_FIELDS) {
-    Object.defineProperty(socket, field, { value: field === 'encrypted' && !peer.encrypted ? undefined : peer[field], configurable: true, writable: true });
+    Object.defineProperty(socket, field, {
+      value: field === 'encrypted' && !peer.encrypted ? undefined : peer[field],
+      configurable: true,
+      writable: true,
+    });
   }
 }
 
@@ -111,7 +120,13 @@ export class AppClient {
    * Sends a GET (or HEAD) through the app, seen by it as coming from `peer`; rejects on a connection error or
    * after timeoutMs.
    */
-  async request(path: string, headers: IncomingHttpHeaders, timeoutMs: number, method = 'GET', peer: Peer = LOOPBACK_PEER): Promise<InternalResponse> {
+  async request(
+    path: string,
+    headers: IncomingHttpHeaders,
+    timeoutMs: number,
+    method = 'GET',
+    peer: Peer = LOOPBACK_PEER,
+  ): Promise<InternalResponse> {
     const socket = await this.start();
     const id = randomBytes(12).toString('base64url');
     this.peers.set(id, peer);

@@ -9,22 +9,39 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Engine } from './engine';
-import { checkNamespaceList, checkTagList, parseInvalidateOptions } from './options';
+import { checkNamespaceList, checkTagList, type InvalidateSettings, parseInvalidateOptions } from './options';
 import type { InvalidateOptions } from './types';
+
+/** What this request clears: each option as given, or its function's result (checked like a static list, but may be empty). */
+async function targetsFor(settings: InvalidateSettings, req: Request): Promise<{ namespaces: string[]; tags: string[] }> {
+  const { namespaces: n, tags: t } = settings;
+  const [namespaces, tags] = await Promise.all([
+    typeof n === 'function' ? n(req) : (n ?? []),
+    typeof t === 'function' ? t(req) : (t ?? []),
+  ]);
+  checkNamespaceList(namespaces, 'namespaces');
+  checkTagList(tags, 'tags', { allowEmpty: true, perEntry: false, code: 'EOPTION_RESULT' });
+  return { namespaces, tags };
+}
+
+/** Clears what the request names; never rejects (a failure to work out the targets is counted and logged). */
+function clearFor(engine: Engine, settings: InvalidateSettings, req: Request): Promise<void> {
+  const logger = engine.settings.logger;
+  return targetsFor(settings, req)
+    .then(({ namespaces, tags }) =>
+      engine.clears.clear(namespaces, { tags, soft: settings.soft }).then((cleared) => {
+        logger.debug({ namespaces: namespaces.length, tags: tags.length, cleared }, 'express-cache-aside: invalidated');
+      }),
+    )
+    .catch((err: unknown) => {
+      engine.decisions.error(undefined, undefined);
+      logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');
+    });
+}
 
 /** Builds the invalidate middleware; options are validated here, at mount time. */
 export function createInvalidate(engine: Engine, options: InvalidateOptions): RequestHandler {
   const settings = parseInvalidateOptions(options);
-  const logger = engine.settings.logger;
-
-  /** What this request clears: each option as given, or its function's result (checked like a static list, but may be empty). */
-  const targetsFor = async (req: Request): Promise<{ namespaces: string[]; tags: string[] }> => {
-    const { namespaces: n, tags: t } = settings;
-    const [namespaces, tags] = await Promise.all([typeof n === 'function' ? n(req) : n ?? [], typeof t === 'function' ? t(req) : t ?? []]);
-    checkNamespaceList(namespaces, 'namespaces');
-    checkTagList(tags, 'tags', { allowEmpty: true, perEntry: false, code: 'EOPTION_RESULT' });
-    return { namespaces, tags };
-  };
 
   return function expressCacheAsideInvalidate(req: Request, res: Response, next: NextFunction): void {
     const originalWrite = res.write;
@@ -49,19 +66,11 @@ export function createInvalidate(engine: Engine, options: InvalidateOptions): Re
         return false;
       }
       state = 'clearing';
-      targetsFor(req)
-        .then(({ namespaces, tags }) => engine.clears.clear(namespaces, { tags, soft: settings.soft }).then((cleared) => {
-          logger.debug({ namespaces: namespaces.length, tags: tags.length, cleared }, 'express-cache-aside: invalidated');
-        }))
-        .catch((err: unknown) => {
-          engine.decisions.error(undefined, undefined);
-          logger.error({ err: String(err) }, 'express-cache-aside: invalidate could not work out what to clear');
-        })
-        .finally(() => {
-          state = 'done';
-          restore();
-          for (const call of held.splice(0, held.length)) call();
-        });
+      clearFor(engine, settings, req).finally(() => {
+        state = 'done';
+        restore();
+        for (const call of held.splice(0, held.length)) call();
+      });
       return true;
     };
 

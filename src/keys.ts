@@ -16,7 +16,8 @@ export function encodePart(value: string): string {
   // Ids and slugs need no encoding: the common case skips it.
   if (PLAIN.test(value)) return value;
   if (!value.isWellFormed()) {
-    // encodeURIComponent throws on lone surrogates; hash the UTF-16 units so distinct strings stay distinct. '$' never starts an encoded part.
+    // encodeURIComponent throws on lone surrogates; hash the UTF-16 units so distinct strings stay distinct.
+    // '$' never starts an encoded part.
     return `$${createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url')}`;
   }
   return encodeURIComponent(value).replace(/[*!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

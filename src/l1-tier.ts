@@ -79,7 +79,12 @@ export class L1Tier {
   /** Publishes whose confirmations did not all come within ackTimeoutMs. */
   ackTimeouts = 0;
 
-  constructor(private readonly settings: L1Settings, prefix: string, private readonly publisher: Redis | Cluster | undefined, private readonly logger: Logger) {
+  constructor(
+    private readonly settings: L1Settings,
+    prefix: string,
+    private readonly publisher: Redis | Cluster | undefined,
+    private readonly logger: Logger,
+  ) {
     // Bounded by count and by bytes: 1,000 entries of 1 MB bodies would otherwise hold a gigabyte.
     this.entries = new LRUCache<string, L1Entry>({
       max: settings.max,
@@ -90,11 +95,15 @@ export class L1Tier {
     this.clearedAt = new LRUCache<string, number>({
       max: 100_000,
       // Forgetting when a namespace was cleared must not make older entries valid again.
-      dispose: (seq) => { this.floor = Math.max(this.floor, seq); },
+      dispose: (seq) => {
+        this.floor = Math.max(this.floor, seq);
+      },
     });
     this.tagClearedAt = new LRUCache<string, number>({
       max: 100_000,
-      dispose: (seq) => { this.floor = Math.max(this.floor, seq); },
+      dispose: (seq) => {
+        this.floor = Math.max(this.floor, seq);
+      },
     });
     this.channel = `${prefix}:invalidations`;
     this.ackChannel = `${this.channel}:ack:${this.instanceId}`;
@@ -116,9 +125,18 @@ export class L1Tier {
       // After a gap, messages may have been missed: start over.
       this.floor = ++this.seqCounter;
       this.entries.clear();
-      subscriber.subscribe(this.channel, this.ackChannel).then(() => { this.healthy = true; }, () => { this.healthy = false; });
+      subscriber.subscribe(this.channel, this.ackChannel).then(
+        () => {
+          this.healthy = true;
+        },
+        () => {
+          this.healthy = false;
+        },
+      );
     });
-    const down = (): void => { this.healthy = false; };
+    const down = (): void => {
+      this.healthy = false;
+    };
     subscriber.on('close', down);
     subscriber.on('end', down);
     subscriber.on('reconnecting', down);
@@ -177,7 +195,8 @@ export class L1Tier {
   // Any instance confirms a drop when asked, whatever its own mode, so instances can switch mode one at a time.
   private onClearMessage(message: string): void {
     const lines = message.split('\n');
-    const request = lines[0]?.startsWith(ACK_MARK) ? lines.shift()!.slice(ACK_MARK.length) : undefined;
+    const request = lines[0]?.startsWith(ACK_MARK) ? lines[0].slice(ACK_MARK.length) : undefined;
+    if (request !== undefined) lines.shift();
     this.dropLines(lines, true);
     if (request === undefined || !this.publisher) return;
     const space = request.indexOf(' ');
@@ -192,7 +211,10 @@ export class L1Tier {
     if (wait.received >= wait.expected) wait.done();
   }
 
-  /** Tells other instances to drop namespaces, tags or everything; in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed). */
+  /**
+   * Tells other instances to drop namespaces, tags or everything;
+   * in 'acknowledged' mode, resolves once they all confirmed (or ackTimeoutMs passed).
+   */
   async publish(targets: ClearTargets): Promise<void> {
     const publisher = this.publisher;
     if (!publisher) return;
@@ -215,11 +237,15 @@ export class L1Tier {
     try {
       wait.expected = await publisher.publish(this.channel, `${ACK_MARK}${this.instanceId} ${id}\n${body}`);
       if (wait.received >= wait.expected) return;
-      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), this.settings.ackTimeoutMs ?? 50); });
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.settings.ackTimeoutMs ?? 50);
+      });
       if (!(await Promise.race([confirmed, timedOut]))) {
         this.ackTimeouts++;
-        this.logger.warn({ cleared: lines.length, confirmed: wait.received, receivers: wait.expected, waitedMs: this.settings.ackTimeoutMs },
-          'express-cache-aside: l1 drop not confirmed by every instance in time; those may serve their copy until the message arrives');
+        this.logger.warn(
+          { cleared: lines.length, confirmed: wait.received, receivers: wait.expected, waitedMs: this.settings.ackTimeoutMs },
+          'express-cache-aside: l1 drop not confirmed by every instance in time; those may serve their copy until the message arrives',
+        );
       }
     } finally {
       clearTimeout(timer);

@@ -25,7 +25,6 @@ export function namespaceFamily(namespace: string): string {
   return colon === -1 ? namespace : namespace.slice(0, colon);
 }
 
-
 interface CounterLike {
   labels(...values: string[]): { inc(value?: number): void };
 }
@@ -70,28 +69,34 @@ export function createMetricsObserver(options: MetricsOptions & { prefix: string
   const prefix = options.prefix;
 
   // Two caches on one registry share the metrics instead of failing on a duplicate name.
-  const counter = (outcome: Outcome): CounterLike => {
-    const name = `${prefix}${outcome}_total`;
-    return (registry.getSingleMetric(name) as CounterLike | undefined)
-      ?? new prom.Counter({ name, help: HELP[outcome], labelNames: ['family'], registers: [registry] });
-  };
+  const shared = <T>(name: string, create: (name: string) => T): T => (registry.getSingleMetric(name) as T | undefined) ?? create(name);
+  const counter = (outcome: Outcome): CounterLike =>
+    shared(
+      `${prefix}${outcome}_total`,
+      (name) => new prom.Counter({ name, help: HELP[outcome], labelNames: ['family'], registers: [registry] }),
+    );
   const counters = Object.fromEntries(OUTCOMES.map((o) => [o, counter(o)])) as Record<Outcome, CounterLike>;
-  const durationName = `${prefix}store_duration_seconds`;
-  const duration = (registry.getSingleMetric(durationName) as HistogramLike | undefined) ?? new prom.Histogram({
-    name: durationName,
-    help: 'Store round-trip time by operation and result',
-    labelNames: ['operation', 'result'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [registry],
-  });
-
-  const clearsName = `${prefix}clears_total`;
-  const clears = (registry.getSingleMetric(clearsName) as CounterLike | undefined) ?? new prom.Counter({
-    name: clearsName,
-    help: 'Namespaces and tags cleared, and clears of everything, by target and result (error: not taken by the store, retried)',
-    labelNames: ['target', 'result'],
-    registers: [registry],
-  });
+  const duration = shared<HistogramLike>(
+    `${prefix}store_duration_seconds`,
+    (name) =>
+      new prom.Histogram({
+        name,
+        help: 'Store round-trip time by operation and result',
+        labelNames: ['operation', 'result'],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+        registers: [registry],
+      }),
+  );
+  const clears = shared<CounterLike>(
+    `${prefix}clears_total`,
+    (name) =>
+      new prom.Counter({
+        name,
+        help: 'Namespaces and tags cleared, and clears of everything, by target and result (error: not taken by the store, retried)',
+        labelNames: ['target', 'result'],
+        registers: [registry],
+      }),
+  );
 
   // Label children are looked up once per (outcome, family), not on every request.
   const children = new Map<string, { inc(): void }>();

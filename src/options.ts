@@ -9,7 +9,16 @@ import { CacheOptionError, type CacheOptionErrorCode } from './errors';
 import type { L1Settings } from './l1-tier';
 import type { MemoryStoreOptions } from './stores/memory-store';
 import { MAX_TAGS_PER_ENTRY } from './stores/store';
-import type { CacheOptions, FromRequest, GetOrSetOptions, InvalidateOptions, Logger, MetricsOptions, RouteOptions, WarmupOptions } from './types';
+import type {
+  CacheOptions,
+  FromRequest,
+  GetOrSetOptions,
+  InvalidateOptions,
+  Logger,
+  MetricsOptions,
+  RouteOptions,
+  WarmupOptions,
+} from './types';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
@@ -108,7 +117,11 @@ function checkObject(options: unknown, where: string, option = where): asserts o
 export function parseDuration(option: string, value: unknown, { allowZero }: { allowZero: boolean }): number {
   const msValue = durationToMs(value);
   if (msValue === undefined || (!allowZero && msValue === 0)) {
-    fail(option, `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`);
+    fail(
+      option,
+      `must be ${allowZero ? 'a non-negative' : 'a positive'} number of seconds or a duration string ` +
+        `like '500ms', '30s', '10m', '1h', '1d' (got ${JSON.stringify(value)})`,
+    );
   }
   return msValue;
 }
@@ -132,7 +145,95 @@ function isRedisLike(value: unknown): value is Redis | Cluster {
   return typeof v.mgetBuffer === 'function' && typeof v.defineCommand === 'function' && typeof v.status === 'string';
 }
 
-const cacheOptionNames = ['redis', 'prefix', 'ttl', 'timeoutMs', 'clearWaitMs', 'header', 'logger', 'lockWaitMs', 'lockTtlMs', 'refreshBackoffMs', 'jitter', 'breaker', 'memory', 'l1', 'metrics', 'compress', 'hosts'] as const;
+const cacheOptionNames = [
+  'redis',
+  'prefix',
+  'ttl',
+  'timeoutMs',
+  'clearWaitMs',
+  'header',
+  'logger',
+  'lockWaitMs',
+  'lockTtlMs',
+  'refreshBackoffMs',
+  'jitter',
+  'breaker',
+  'memory',
+  'l1',
+  'metrics',
+  'compress',
+  'hosts',
+] as const;
+
+/** `breaker`: defaults, `false` (off), or its two fields checked. */
+function parseBreaker(input: unknown): CacheSettings['breaker'] {
+  if (input === false) return false;
+  if (input === undefined) return { failures: 5, cooldownMs: 1000 };
+  checkObject(input, 'option "breaker"', 'breaker');
+  checkKnown(input, ['failures', 'cooldownMs'], 'breaker');
+  const b = defined(input);
+  return {
+    failures: b.failures === undefined ? 5 : positiveNumber('breaker.failures', b.failures, { integer: true }),
+    cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
+  };
+}
+
+/** `memory`: the memory store's bounds. */
+function parseMemory(input: unknown): MemoryStoreOptions {
+  const memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
+  if (input === undefined) return memory;
+  checkObject(input, 'option "memory"', 'memory');
+  checkKnown(input, ['maxEntries', 'maxBytes'], 'memory');
+  const m = defined(input);
+  return {
+    maxEntries: m.maxEntries === undefined ? memory.maxEntries : positiveNumber('memory.maxEntries', m.maxEntries, { integer: true }),
+    maxBytes: m.maxBytes === undefined ? memory.maxBytes : positiveNumber('memory.maxBytes', m.maxBytes, { integer: true }),
+  };
+}
+
+/** `l1`: the in-process tier; 'acknowledged' needs a client whose PUBLISH counts subscribers. */
+function parseL1(input: unknown, redis: unknown, timeoutOption: unknown): CacheSettings['l1'] {
+  checkObject(input, 'option "l1"', 'l1');
+  checkKnown(input, ['max', 'maxBytes', 'ttl', 'consistency'], 'l1');
+  const t = defined(input);
+  const consistency = t.consistency ?? 'delivered';
+  if (consistency !== 'delivered' && consistency !== 'acknowledged') {
+    fail('l1.consistency', `must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
+  }
+  // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
+  if (consistency === 'acknowledged' && (redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
+    fail('l1.consistency', "'acknowledged' needs a Redis or Sentinel client, not a Cluster");
+  }
+  const timeoutMs = timeoutOption === undefined ? 100 : positiveNumber('timeoutMs', timeoutOption);
+  return {
+    max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
+    maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
+    ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
+    consistency,
+    // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
+    ackTimeoutMs: Math.max(1, timeoutMs / 2),
+  };
+}
+
+/** `compress`: off, on with the default threshold, or a threshold. */
+function parseCompress(input: unknown): CacheSettings['compression'] {
+  if (input === true) return { thresholdBytes: 1024 };
+  if (input === undefined || input === false) return undefined;
+  checkObject(input, 'option "compress"', 'compress');
+  checkKnown(input, ['threshold'], 'compress');
+  const c = defined(input);
+  return {
+    thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }),
+  };
+}
+
+/** `hosts`: the public hosts, lower-cased. */
+function parseHosts(input: unknown): string[] {
+  if (!Array.isArray(input) || input.length === 0 || !input.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
+    fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
+  }
+  return (input as string[]).map((h) => h.toLowerCase());
+}
 
 /** Validates `createCache` options and fills in the defaults. */
 export function parseCacheOptions(input: CacheOptions | undefined): CacheSettings {
@@ -153,75 +254,18 @@ export function parseCacheOptions(input: CacheOptions | undefined): CacheSetting
   const jitter = o.jitter ?? 0.1;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) fail('jitter', 'must be a number from 0 (inclusive) to 1 (exclusive)');
 
-  let breaker: CacheSettings['breaker'] = { failures: 5, cooldownMs: 1000 };
-  if (o.breaker === false) breaker = false;
-  else if (o.breaker !== undefined) {
-    checkObject(o.breaker, 'option "breaker"', 'breaker');
-    checkKnown(o.breaker, ['failures', 'cooldownMs'], 'breaker');
-    const b = defined(o.breaker);
-    breaker = {
-      failures: b.failures === undefined ? 5 : positiveNumber('breaker.failures', b.failures, { integer: true }),
-      cooldownMs: b.cooldownMs === undefined ? 1000 : positiveNumber('breaker.cooldownMs', b.cooldownMs),
-    };
-  }
-  let memory: MemoryStoreOptions = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 };
-  if (o.memory !== undefined) {
-    checkObject(o.memory, 'option "memory"', 'memory');
-    checkKnown(o.memory, ['maxEntries', 'maxBytes'], 'memory');
-    const m = defined(o.memory);
-    memory = {
-      maxEntries: m.maxEntries === undefined ? memory.maxEntries : positiveNumber('memory.maxEntries', m.maxEntries, { integer: true }),
-      maxBytes: m.maxBytes === undefined ? memory.maxBytes : positiveNumber('memory.maxBytes', m.maxBytes, { integer: true }),
-    };
-  }
-
-  let l1: CacheSettings['l1'];
-  if (o.l1 !== undefined) {
-    checkObject(o.l1, 'option "l1"', 'l1');
-    checkKnown(o.l1, ['max', 'maxBytes', 'ttl', 'consistency'], 'l1');
-    const t = defined(o.l1);
-    const consistency = t.consistency ?? 'delivered';
-    if (consistency !== 'delivered' && consistency !== 'acknowledged') {
-      fail('l1.consistency', `must be 'delivered' or 'acknowledged', got ${JSON.stringify(consistency)}`);
-    }
-    // PUBLISH on a Cluster counts only the receiving node's subscribers, so there is no count to wait for.
-    if (consistency === 'acknowledged' && (o.redis as { isCluster?: unknown } | undefined)?.isCluster === true) {
-      fail('l1.consistency', "'acknowledged' needs a Redis or Sentinel client, not a Cluster");
-    }
-    const timeoutMs = o.timeoutMs === undefined ? 100 : positiveNumber('timeoutMs', o.timeoutMs);
-    l1 = {
-      max: t.max === undefined ? 1000 : positiveNumber('l1.max', t.max, { integer: true }),
-      maxBytes: t.maxBytes === undefined ? 32 * 1024 * 1024 : positiveNumber('l1.maxBytes', t.maxBytes, { integer: true }),
-      ttlMs: t.ttl === undefined ? 5000 : parseDuration('l1.ttl', t.ttl, { allowZero: false }),
-      consistency,
-      // Half the store bound, so the clear's SET and PUBLISH and the wait fit in timeoutMs together.
-      ackTimeoutMs: Math.max(1, timeoutMs / 2),
-    };
-  }
-
+  const breaker = parseBreaker(o.breaker);
+  const memory = parseMemory(o.memory);
+  const l1 = o.l1 === undefined ? undefined : parseL1(o.l1, o.redis, o.timeoutMs);
   const metrics = o.metrics === undefined ? undefined : parseMetricsOptions(o.metrics);
-
-  let compression: CacheSettings['compression'];
-  if (o.compress === true) compression = { thresholdBytes: 1024 };
-  else if (o.compress !== undefined && o.compress !== false) {
-    checkObject(o.compress, 'option "compress"', 'compress');
-    checkKnown(o.compress, ['threshold'], 'compress');
-    const c = defined(o.compress);
-    compression = { thresholdBytes: c.threshold === undefined ? 1024 : positiveNumber('compress.threshold', c.threshold, { integer: true }) };
-  }
+  const compression = parseCompress(o.compress);
 
   const clearWaitMs = o.clearWaitMs ?? 1000;
   if (typeof clearWaitMs !== 'number' || !Number.isFinite(clearWaitMs) || clearWaitMs < 0) {
     fail('clearWaitMs', `must be a non-negative number of milliseconds (got ${JSON.stringify(clearWaitMs)})`);
   }
 
-  let hosts: string[] | undefined;
-  if (o.hosts !== undefined) {
-    if (!Array.isArray(o.hosts) || o.hosts.length === 0 || !o.hosts.every((h) => typeof h === 'string' && HOST_PATTERN.test(h))) {
-      fail('hosts', "must be a non-empty array of host names as the Host header carries them ('shop.example', 'localhost:3000')");
-    }
-    hosts = o.hosts.map((h) => h.toLowerCase());
-  }
+  const hosts = o.hosts === undefined ? undefined : parseHosts(o.hosts);
 
   return {
     compression,
@@ -251,23 +295,47 @@ function checkFromRequest(option: string, value: unknown, { required }: { requir
     return;
   }
   if (typeof value === 'function') return;
-  if (typeof value !== 'string' || value === '') fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'string' || value === '')
+    fail(option, `must be a non-empty string or a function (req) => string (got ${JSON.stringify(value)})`);
 }
 
-const routeOptionNames = ['namespace', 'key', 'ttl', 'staleTtl', 'statuses', 'maxBodyBytes', 'query', 'vary', 'shared', 'metricsLabel', 'tags'] as const;
+const routeOptionNames = [
+  'namespace',
+  'key',
+  'ttl',
+  'staleTtl',
+  'statuses',
+  'maxBodyBytes',
+  'query',
+  'vary',
+  'shared',
+  'metricsLabel',
+  'tags',
+] as const;
 
 /**
  * Checks a list of tags: an array of non-empty strings (data, never patterns), at most MAX_TAGS_PER_ENTRY
  * distinct when they tag an entry; empty only where it may be computed (`allowEmpty`). Throws naming the option.
  */
-export function checkTagList(tags: unknown, option: string, { allowEmpty, perEntry, code = 'EOPTION_INVALID' }: {
-  allowEmpty: boolean; perEntry: boolean; code?: CacheOptionErrorCode;
-}): asserts tags is string[] {
+export function checkTagList(
+  tags: unknown,
+  option: string,
+  {
+    allowEmpty,
+    perEntry,
+    code = 'EOPTION_INVALID',
+  }: {
+    allowEmpty: boolean;
+    perEntry: boolean;
+    code?: CacheOptionErrorCode;
+  },
+): asserts tags is string[] {
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) {
     fail(option, `must be an array of non-empty strings (got ${JSON.stringify(tags)?.slice(0, 200)})`, code);
   }
   if (!allowEmpty && tags.length === 0) fail(option, 'must name at least one tag (an empty list tags nothing: leave the option out)', code);
-  if (perEntry && new Set(tags).size > MAX_TAGS_PER_ENTRY) fail(option, `may name at most ${MAX_TAGS_PER_ENTRY} distinct tags per entry (got ${new Set(tags).size})`, code);
+  if (perEntry && new Set(tags).size > MAX_TAGS_PER_ENTRY)
+    fail(option, `may name at most ${MAX_TAGS_PER_ENTRY} distinct tags per entry (got ${new Set(tags).size})`, code);
 }
 
 /** A static list or a function: checked at mount time when static; a function's result is checked when it is called. */
@@ -289,16 +357,20 @@ export function parseRouteOptions(input: RouteOptions): RouteSettings {
   }
   for (const list of ['query', 'vary'] as const) {
     const v = o[list];
-    if (v !== undefined && (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || HEADER_NAME.test(s))))) {
+    if (
+      v !== undefined &&
+      (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && (list === 'query' || HEADER_NAME.test(s))))
+    ) {
       fail(list, `must be an array of ${list === 'query' ? 'query parameter names' : 'request header names'}`);
     }
   }
   if (o.shared !== undefined && typeof o.shared !== 'boolean') fail('shared', 'must be a boolean');
-  if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === '')) fail('metricsLabel', 'must be a non-empty string');
+  if (o.metricsLabel !== undefined && (typeof o.metricsLabel !== 'string' || o.metricsLabel === ''))
+    fail('metricsLabel', 'must be a non-empty string');
   if (o.maxBodyBytes !== undefined) positiveNumber('maxBodyBytes', o.maxBodyBytes, { integer: true });
   checkTagsOption(o.tags, 'tags', true);
   return {
-    tags: Array.isArray(o.tags) ? Object.freeze([...new Set(o.tags)]) as string[] : o.tags,
+    tags: Array.isArray(o.tags) ? (Object.freeze([...new Set(o.tags)]) as string[]) : o.tags,
     namespace: o.namespace as FromRequest<string>,
     key: o.key,
     ttlMs: o.ttl === undefined ? undefined : parseDuration('ttl', o.ttl, { allowZero: false }),
@@ -371,7 +443,13 @@ export interface GetOrSetSettings {
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** Validates the arguments of `cache.getOrSet`; the ttl defaults to the cache's. */
-export function parseGetOrSetArguments(namespace: unknown, key: unknown, fetch: unknown, options: GetOrSetOptions | undefined, defaultTtlMs: number): GetOrSetSettings {
+export function parseGetOrSetArguments(
+  namespace: unknown,
+  key: unknown,
+  fetch: unknown,
+  options: GetOrSetOptions | undefined,
+  defaultTtlMs: number,
+): GetOrSetSettings {
   if (typeof namespace !== 'string' || namespace === '') fail('namespace', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof key !== 'string' || key === '') fail('key', 'of getOrSet must be a non-empty string', 'EOPTION_REQUIRED');
   if (typeof fetch !== 'function') fail('fetch', 'of getOrSet must be a function', 'EOPTION_REQUIRED');
@@ -414,7 +492,8 @@ export function parseWarmupArguments(app: unknown, targets: unknown, options: Wa
   checkObject(o, 'warmup()', 'options');
   checkKnown(o, ['concurrency', 'every', 'host', 'headers'], 'warmup()');
   const concurrency: unknown = o.concurrency ?? 4;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) fail('concurrency', 'must be a positive integer');
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)
+    fail('concurrency', 'must be a positive integer');
   if (o.host !== undefined && (typeof o.host !== 'string' || !HOST_PATTERN.test(o.host))) {
     fail('host', "must be a host as the Host header carries it ('shop.example', 'localhost:3000')");
   }

@@ -10,7 +10,10 @@ import type { Logger, WarmupReport } from './types';
 export class PeriodicWarmups {
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly logger: Logger, private readonly closed: () => boolean) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly closed: () => boolean,
+  ) {}
 
   /** Runs `run` now and every `everyMs`; resolves the first run's report. */
   start(everyMs: number, run: () => Promise<WarmupReport>): Promise<WarmupReport> {
@@ -25,11 +28,18 @@ export class PeriodicWarmups {
       busy = true;
       run()
         .catch((err: unknown) => this.logger.error({ err: String(err) }, 'express-cache-aside: periodic warmup failed'))
-        .finally(() => { busy = false; });
+        .finally(() => {
+          busy = false;
+        });
     }, everyMs);
     timer.unref();
     this.timers.add(timer);
-    first.then(() => { busy = false; }, () => this.stop(timer));
+    first.then(
+      () => {
+        busy = false;
+      },
+      () => this.stop(timer),
+    );
     return first;
   }
 

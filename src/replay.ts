@@ -89,8 +89,18 @@ function render(payload: Buffer): Rendered {
     }
   }
   return {
-    status: responseStatus(payload), headers, body: responseBody(payload), gzipped: isGzipped(payload), storedAt: storedAt(payload),
-    validators, originAge, vary, names, values, age: -1, ageText: '',
+    status: responseStatus(payload),
+    headers,
+    body: responseBody(payload),
+    gzipped: isGzipped(payload),
+    storedAt: storedAt(payload),
+    validators,
+    originAge,
+    vary,
+    names,
+    values,
+    age: -1,
+    ageText: '',
   };
 }
 
@@ -107,7 +117,10 @@ function renderedOf(payload: Buffer, inMemory: boolean): Rendered {
 
 /** The union of two Vary values, first one's order first, names compared case-insensitively. */
 export function mergeVary(front: string, stored: string): string {
-  const out = front.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const out = front
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (out.includes('*')) return '*';
   const seen = new Set(out.map((s) => s.toLowerCase()));
   for (const raw of stored.split(',')) {
@@ -162,7 +175,8 @@ function applyHeaders(res: Response, headers: string[]): number {
 export function replay(req: Request, res: Response, payload: Buffer, cacheStatus: string, header: string | false, inMemory = false): void {
   const entry = renderedOf(payload, inMemory);
   const h = req.headers;
-  const conditional = entry.validators && entry.status === 200 && (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined);
+  const conditional =
+    entry.validators && entry.status === 200 && (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined);
   if (conditional || (entry.gzipped && !acceptsGzip(req))) {
     replayAdapted(req, res, entry, cacheStatus, header);
     return;
@@ -205,7 +219,8 @@ function replayAdapted(req: Request, res: Response, entry: Rendered, cacheStatus
   let sent = headers;
   if (notModifiedAnswer) {
     sent = [];
-    for (let i = 0; i < headers.length; i += 2) if (NOT_MODIFIED_HEADERS.has(headers[i]!.toLowerCase())) sent.push(headers[i]!, headers[i + 1]!);
+    for (let i = 0; i < headers.length; i += 2)
+      if (NOT_MODIFIED_HEADERS.has(headers[i]!.toLowerCase())) sent.push(headers[i]!, headers[i + 1]!);
   }
   const originAge = applyHeaders(res, sent);
   res.setHeader('Age', String(originAge + Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));

@@ -26,6 +26,13 @@ export const REFLECTION_CHECKED = [...ALWAYS_KEYED, ...KEYED_WHEN_TRUSTING_PROXY
 /** Parameter names a bracket/dot parser (qs) reads structurally: their order can change what req.query holds. */
 const STRUCTURED_NAME = /[[\].]/;
 
+/** `list` with `item` pushed on, or a new list if there was none yet (most requests need no list at all). */
+function appended<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  list.push(item);
+  return list;
+}
+
 /**
  * The allow-listed fields of req.query, as the handler sees them whatever the query parser (qs turns
  * `page[]=1`, `page[x]=1` and `page%5B%5D=1` into `req.query.page`). Plain strings keep the
@@ -38,10 +45,10 @@ function allowedQuery(req: Request, query: readonly string[]): string {
   const kept = new URLSearchParams();
   let pairs: Array<[string, unknown]> | undefined;
   for (const name of query) {
-    if (!Object.prototype.hasOwnProperty.call(parsed, name)) continue;
+    if (!Object.hasOwn(parsed, name)) continue;
     const value = parsed[name];
     if (value === undefined) continue;
-    (pairs ??= []).push([name, value]);
+    pairs = appended(pairs, [name, value]);
   }
   if (pairs === undefined) return '';
   if (pairs.every(([, value]) => typeof value === 'string')) {
@@ -126,13 +133,13 @@ function escapeNul(value: string): string {
 export function entryKey(req: Request, settings: RouteSettings, hosts?: readonly string[]): string {
   const key = settings.key === undefined ? defaultKey(req, settings.query) : resolveFromRequest('key', settings.key, req);
   let parts: string[] | undefined;
-  for (const name of settings.vary) (parts ??= []).push(headerPart(req, name));
+  for (const name of settings.vary) parts = appended(parts, headerPart(req, name));
   for (const name of ALWAYS_KEYED) {
-    if (req.headers[name] !== undefined) (parts ??= []).push(headerPart(req, name));
+    if (req.headers[name] !== undefined) parts = appended(parts, headerPart(req, name));
   }
   if (req.app?.get('trust proxy')) {
     for (const name of KEYED_WHEN_TRUSTING_PROXY) {
-      if (req.headers[name] !== undefined) (parts ??= []).push(headerPart(req, name));
+      if (req.headers[name] !== undefined) parts = appended(parts, headerPart(req, name));
     }
   }
   const host = hostMark(req, hosts);

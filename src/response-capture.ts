@@ -12,8 +12,17 @@ import type { ServerResponse } from 'node:http';
  * replay adds the time in cache to the origin's Age and sends the origin's Date (RFC 9111 4.2.3, 5.1).
  */
 const NOT_STORED = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te',
-  'proxy-authenticate', 'proxy-authorization', 'proxy-authentication-info',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'proxy-connection',
+  'upgrade',
+  'trailer',
+  'te',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-authentication-info',
 ]);
 
 /** What the handler sent, once the response has ended. */
@@ -74,6 +83,67 @@ function judgeWritten(res: ServerResponse, captured: CapturedResponse): void {
   }
 }
 
+/** A capture before anything was written. */
+function emptyCapture(): CapturedResponse {
+  return {
+    complete: false,
+    status: 0,
+    headers: [],
+    setCookie: false,
+    cacheControl: undefined,
+    vary: undefined,
+    body: [],
+    bodyLength: 0,
+    tooLarge: false,
+  };
+}
+
+/** Records the response's headers as they will be sent: the flags storable.ts judges by, and the headers worth storing. */
+function snapshotHeaders(
+  res: ServerResponse,
+  captured: CapturedResponse,
+  maxBodyBytes: number,
+  inherited: Record<string, unknown>,
+  ownHeaderLower: string | undefined,
+): void {
+  const hopByHop = connectionNames(res.getHeader('connection'));
+  for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
+    const lower = name.toLowerCase();
+    const value = res.getHeader(lower);
+    if (value === undefined) continue;
+    if (lower === 'set-cookie') captured.setCookie = true;
+    else if (lower === 'cache-control') captured.cacheControl = lowerValue(value);
+    else if (lower === 'vary') captured.vary = lowerValue(value);
+    else if (lower === 'content-length' && Number(value) > maxBodyBytes) captured.tooLarge = true;
+    if (NOT_STORED.has(lower) || hopByHop?.has(lower) || lower === ownHeaderLower || sameValue(value, inherited[lower])) continue;
+    if (Array.isArray(value)) for (const v of value) captured.headers.push(name, v);
+    else captured.headers.push(name, String(value));
+  }
+}
+
+/** Keeps a written chunk, or drops the whole body once it passes maxBodyBytes (the answer is then served, not stored). */
+function addChunk(captured: CapturedResponse, chunk: Chunk | undefined, encoding: unknown, maxBodyBytes: number): void {
+  if (chunk === undefined || chunk === null || typeof chunk === 'function' || captured.tooLarge) return;
+  const buf = toBuffer(chunk, encoding);
+  if (captured.bodyLength + buf.length > maxBodyBytes) {
+    captured.tooLarge = true;
+    captured.body = [];
+    return;
+  }
+  captured.body.push(buf);
+  captured.bodyLength += buf.length;
+}
+
+/** Sets the headers given to writeHead (a raw [name, value, ...] list or an object) on the response itself. */
+function moveOntoResponse(res: ServerResponse, headers: unknown): void {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) res.removeHeader(String(headers[i]));
+    for (let i = 0; i + 1 < headers.length; i += 2) res.appendHeader(String(headers[i]), headers[i + 1] as string);
+  } else if (headers && typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value as string);
+  }
+}
+
 /**
  * Installs the capture on a response and resolves when it has ended.
  * `inherited` holds the headers already set when the cache middleware ran:
@@ -81,10 +151,13 @@ function judgeWritten(res: ServerResponse, captured: CapturedResponse): void {
  * they are not stored (a CORS or request-id header of one client is never
  * replayed to another) unless the handler changed them.
  */
-export function captureResponse(res: ServerResponse, maxBodyBytes: number, inherited: Record<string, unknown>, ownHeader: string | false): Promise<CapturedResponse> {
-  const captured: CapturedResponse = {
-    complete: false, status: 0, headers: [], setCookie: false, cacheControl: undefined, vary: undefined, body: [], bodyLength: 0, tooLarge: false,
-  };
+export function captureResponse(
+  res: ServerResponse,
+  maxBodyBytes: number,
+  inherited: Record<string, unknown>,
+  ownHeader: string | false,
+): Promise<CapturedResponse> {
+  const captured = emptyCapture();
   const ownHeaderLower = ownHeader ? ownHeader.toLowerCase() : undefined;
   let snapshotTaken = false;
 
@@ -94,32 +167,9 @@ export function captureResponse(res: ServerResponse, maxBodyBytes: number, inher
     captured.status = statusCode;
     // The Date Node would add is set here, so the client of this miss and every later hit get the same one.
     if (res.sendDate && !res.hasHeader('date')) res.setHeader('Date', new Date().toUTCString());
-    const hopByHop = connectionNames(res.getHeader('connection'));
-    for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
-      const lower = name.toLowerCase();
-      const value = res.getHeader(lower);
-      if (value === undefined) continue;
-      if (lower === 'set-cookie') captured.setCookie = true;
-      else if (lower === 'cache-control') captured.cacheControl = lowerValue(value);
-      else if (lower === 'vary') captured.vary = lowerValue(value);
-      else if (lower === 'content-length' && Number(value) > maxBodyBytes) captured.tooLarge = true;
-      if (NOT_STORED.has(lower) || hopByHop?.has(lower) || lower === ownHeaderLower || sameValue(value, inherited[lower])) continue;
-      if (Array.isArray(value)) for (const v of value) captured.headers.push(name, v);
-      else captured.headers.push(name, String(value));
-    }
+    snapshotHeaders(res, captured, maxBodyBytes, inherited, ownHeaderLower);
   };
-
-  const add = (chunk: Chunk | undefined, encoding: unknown): void => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function' || captured.tooLarge) return;
-    const buf = toBuffer(chunk, encoding);
-    if (captured.bodyLength + buf.length > maxBodyBytes) {
-      captured.tooLarge = true;
-      captured.body = [];
-      return;
-    }
-    captured.body.push(buf);
-    captured.bodyLength += buf.length;
-  };
+  const add = (chunk: Chunk | undefined, encoding: unknown): void => addChunk(captured, chunk, encoding, maxBodyBytes);
 
   const originalWriteHead = res.writeHead;
   const originalWrite = res.write;
@@ -128,15 +178,12 @@ export function captureResponse(res: ServerResponse, maxBodyBytes: number, inher
   res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]) {
     // Headers passed to writeHead are moved onto the response first, so the snapshot sees them as Node will send them.
     const reason = typeof rest[0] === 'string' ? rest[0] : undefined;
-    const headers = reason === undefined ? rest[0] : rest[1];
-    if (Array.isArray(headers)) {
-      for (let i = 0; i + 1 < headers.length; i += 2) this.removeHeader(String(headers[i]));
-      for (let i = 0; i + 1 < headers.length; i += 2) this.appendHeader(String(headers[i]), headers[i + 1] as string);
-    } else if (headers && typeof headers === 'object') {
-      for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string);
-    }
+    moveOntoResponse(this, reason === undefined ? rest[0] : rest[1]);
     snapshot(statusCode);
-    return (originalWriteHead as (...args: unknown[]) => ServerResponse).apply(this, reason === undefined ? [statusCode] : [statusCode, reason]);
+    return (originalWriteHead as (...args: unknown[]) => ServerResponse).apply(
+      this,
+      reason === undefined ? [statusCode] : [statusCode, reason],
+    );
   } as ServerResponse['writeHead'];
 
   res.write = function write(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {

@@ -11,13 +11,14 @@ import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { compressForStorage, shouldCompress } from './compression';
 import { encodeResponse, isResponse } from './entry-codec';
-import type { Engine, Found } from './engine';
+import type { Engine, Found, Lookup } from './engine';
+import type { Recorder } from './decisions';
 import { createRefresher, produceAlone, runMiss, runRefresh, type FillContext, type Produced } from './fill-runner';
 import { peerOf, type AppClient } from './internal-request';
-import { checkTagList, parseRouteOptions, resolveFromRequest } from './options';
+import { checkTagList, parseRouteOptions, resolveFromRequest, type RouteSettings } from './options';
 import { replay } from './replay';
 import { entryKey, requestBypassReason } from './request-key';
-import { captureResponse } from './response-capture';
+import { captureResponse, type CapturedResponse } from './response-capture';
 import { whyNotStored } from './storable';
 import type { BypassReason, NotStoredReason, RouteOptions } from './types';
 
@@ -31,7 +32,19 @@ const NOTHING_SEEN: Found = { state: 'miss', ticket: null, seq: 0, locked: false
 const NOT_STORED: Produced = { state: 'skip', backOff: true };
 
 /** Request headers a background refresh does not repeat. */
-const NOT_REPEATED = new Set(['connection', 'content-length', 'transfer-encoding', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range', 'expect', 'upgrade']);
+const NOT_REPEATED = new Set([
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+  'expect',
+  'upgrade',
+]);
 
 /** What a route needs from its cache besides the engine. */
 export interface RouteContext {
@@ -42,54 +55,160 @@ export interface RouteContext {
 
 /** Builds the route middleware; options are validated here, at mount time. */
 export function createRoute(context: RouteContext, options: RouteOptions): RequestHandler {
-  const settings = parseRouteOptions(options);
-  const { engine } = context;
-  const header = engine.settings.header;
-  const logger = engine.settings.logger;
-  const startRefresh = createRefresher(engine);
-  const label = settings.metricsLabel;
-  const record = engine.decisions.recorder(label);
-
-  const setHeader = (res: Response, value: string): void => {
-    if (header && !res.headersSent) res.setHeader(header, value);
+  const route = new CachedRoute(context, parseRouteOptions(options));
+  return function expressCacheAsideRoute(req: Request, res: Response, next: NextFunction): void {
+    route.handle(req, res, next);
   };
+}
 
-  const passThrough = (res: Response, next: NextFunction, namespace: string, reason: BypassReason): void => {
-    record.bypass(namespace, reason);
-    setHeader(res, 'BYPASS');
+/** The refresh token of the internal refresh request, taken off its headers; undefined for any other request. */
+function takeRefreshToken(req: Request, secret: string): string | undefined {
+  const marker = req.headers[REFRESH_HEADER];
+  if (typeof marker !== 'string' || !marker.startsWith(`${secret}.`)) return undefined;
+  delete req.headers[REFRESH_HEADER];
+  return marker.slice(secret.length + 1);
+}
+
+/** One mounted route: what its requests share is built once, so a request allocates no closures of its own on a hit. */
+class CachedRoute {
+  private readonly engine: Engine;
+  private readonly header: string | false;
+  private readonly logger: Engine['settings']['logger'];
+  private readonly startRefresh: ReturnType<typeof createRefresher>;
+  private readonly label: string | undefined;
+  private readonly record: Recorder;
+
+  constructor(
+    private readonly context: RouteContext,
+    private readonly settings: RouteSettings,
+  ) {
+    this.engine = context.engine;
+    this.header = this.engine.settings.header;
+    this.logger = this.engine.settings.logger;
+    this.startRefresh = createRefresher(this.engine);
+    this.label = settings.metricsLabel;
+    this.record = this.engine.decisions.recorder(this.label);
+  }
+
+  /** The middleware: bypass, refill, in-process hit, or a lookup whose answer decides. */
+  handle(req: Request, res: Response, next: NextFunction): void {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') {
+      next();
+      return;
+    }
+    const { engine, settings } = this;
+    let namespace: string;
+    let key: string;
+    const refreshToken = takeRefreshToken(req, engine.secret);
+    try {
+      namespace = resolveFromRequest('namespace', settings.namespace, req);
+      key = entryKey(req, settings, engine.settings.hosts);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    const unsafe = requestBypassReason(req, settings, engine.settings.hosts);
+    if (unsafe !== undefined) {
+      this.passThrough(res, next, namespace, unsafe as BypassReason);
+      return;
+    }
+    if (refreshToken !== undefined) {
+      this.refill(req, res, next, namespace, key, refreshToken);
+      return;
+    }
+    const hot = engine.peek(namespace, key);
+    if (hot !== undefined && isResponse(hot)) {
+      this.record.hit(namespace, key);
+      replay(req, res, hot, 'HIT', this.header, true);
+      return;
+    }
+    // A GET that misses fills the entry: its lookup takes the fill lock in the same round trip.
+    engine
+      .lookup(namespace, key, { fill: method === 'GET', label: this.label })
+      .then((found) => this.answer(req, res, next, namespace, key, found))
+      .catch(next);
+  }
+
+  /** Answers from what the lookup found: replay a hit, replay a stale entry and refresh it, pass through, or fill. */
+  private answer(req: Request, res: Response, next: NextFunction, namespace: string, key: string, found: Lookup): void {
+    switch (found.state) {
+      case 'hit':
+        if (!isResponse(found.payload)) break;
+        this.record.hit(namespace, key);
+        replay(req, res, found.payload, 'HIT', this.header, this.engine.store.inProcess);
+        return;
+      case 'stale':
+        if (!isResponse(found.payload)) break;
+        this.record.stale(namespace, key);
+        replay(req, res, found.payload, 'STALE', this.header, this.engine.store.inProcess);
+        this.refresh(req, namespace, key);
+        return;
+      case 'bypass':
+        this.passThrough(res, next, namespace, found.reason);
+        return;
+      case 'miss':
+        break;
+    }
+    this.miss(req, res, next, namespace, key, found);
+  }
+
+  private setHeader(res: Response, value: string): void {
+    if (this.header && !res.headersSent) res.setHeader(this.header, value);
+  }
+
+  private passThrough(res: Response, next: NextFunction, namespace: string, reason: BypassReason): void {
+    this.record.bypass(namespace, reason);
+    this.setHeader(res, 'BYPASS');
     next();
-  };
+  }
 
-  const tagsOption = settings.tags;
   /** The entry's tags once the response is known; undefined (logged) when the tags function throws or returns a bad value. */
-  const tagsFor = (req: Request, res: Response, namespace: string, key: string): readonly string[] | undefined => {
+  private tagsFor(req: Request, res: Response, namespace: string, key: string): readonly string[] | undefined {
+    const tagsOption = this.settings.tags;
     if (typeof tagsOption !== 'function') return tagsOption ?? [];
     try {
       const tags: unknown = tagsOption(req, res);
       checkTagList(tags, 'tags', { allowEmpty: true, perEntry: true, code: 'EOPTION_RESULT' });
       return tags;
     } catch (err) {
-      logger.error({ namespace, key, err: String(err) }, 'express-cache-aside: the route\'s tags function failed; the answer is served, not stored');
+      this.logger.error(
+        { namespace, key, err: String(err) },
+        "express-cache-aside: the route's tags function failed; the answer is served, not stored",
+      );
       return undefined;
     }
-  };
+  }
 
   /** Runs the handler with the response captured (header MISS); resolves the entry to store, or why not. */
-  const runHandler = async (req: Request, res: Response, next: NextFunction, namespace: string, key: string, cacheHeader = 'MISS'): Promise<Produced> => {
+  private async runHandler(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    namespace: string,
+    key: string,
+    cacheHeader = 'MISS',
+  ): Promise<Produced> {
     const inherited = res.getHeaders() as Record<string, unknown>;
-    setHeader(res, cacheHeader);
-    const done = captureResponse(res, settings.maxBodyBytes, inherited, header);
+    this.setHeader(res, cacheHeader);
+    const done = captureResponse(res, this.settings.maxBodyBytes, inherited, this.header);
     next();
     const captured = await done;
-    const why = whyNotStored(req, captured, settings);
+    const why = whyNotStored(req, captured, this.settings);
     if (why !== undefined) {
       // storable.ts reports the reasons NotStoredReason lists.
-      engine.decisions.notStored(namespace, key, why as NotStoredReason);
+      this.engine.decisions.notStored(namespace, key, why as NotStoredReason);
       return NOT_STORED;
     }
     // Once, now that the response is known (a slug route tags the id it found); never stored without them.
-    const tags = tagsFor(req, res, namespace, key);
+    const tags = this.tagsFor(req, res, namespace, key);
     if (tags === undefined) return NOT_STORED;
+    return this.entryOf(captured, tags);
+  }
+
+  /** The entry to store for a captured answer: plain for waiters now, gzipped for the store when it compresses. */
+  private entryOf(captured: CapturedResponse, tags: readonly string[]): Produced {
+    const { engine, settings } = this;
     const now = Date.now();
     const ttlMs = settings.ttlMs ?? engine.settings.ttlMs;
     const freshMs = engine.freshMs(ttlMs);
@@ -100,136 +219,94 @@ export function createRoute(context: RouteContext, options: RouteOptions): Reque
     const payload = encodeResponse({ status: captured.status, headers: captured.headers, body }, times);
     // Waiters in this process get the plain entry at once; the store gets it gzipped, compressed off the request path.
     const stored = compress
-      ? compressForStorage(captured.headers, body).then((gz) => (gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload))
+      ? compressForStorage(captured.headers, body).then((gz) =>
+          gz ? encodeResponse({ status: captured.status, headers: gz.headers, body: gz.body }, times, true) : payload,
+        )
       : undefined;
     return { state: 'entry', payload, stored, ttlMs: freshMs + settings.staleTtlMs, tags };
-  };
+  }
 
   /** The fill context of one request: the runner drives the fill, the route only runs the handler and replays. */
-  const fillContext = (namespace: string, key: string, seen: Found, produce: FillContext['produce']): FillContext => ({
-    namespace, key, seen: { ticket: seen.ticket, seq: seen.seq }, prepared: seen.state === 'miss' ? seen.prepared : undefined, label, kind: 'response', accepts: isResponse, produce,
-  });
+  private fillContext(namespace: string, key: string, seen: Found, produce: FillContext['produce']): FillContext {
+    return {
+      namespace,
+      key,
+      seen: { ticket: seen.ticket, seq: seen.seq },
+      prepared: seen.state === 'miss' ? seen.prepared : undefined,
+      label: this.label,
+      kind: 'response',
+      accepts: isResponse,
+      produce,
+    };
+  }
 
   /** Fills an entry whose lookup missed; waiters get the entry only if it was storable, else they run the handler themselves. */
-  const miss = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Found): void => {
+  private miss(req: Request, res: Response, next: NextFunction, namespace: string, key: string, seen: Found): void {
+    const { engine, record } = this;
     if (req.method === 'HEAD') {
       // A HEAD answer has no body to store; the handler answers it.
       record.miss(namespace, key);
-      setHeader(res, 'MISS');
+      this.setHeader(res, 'MISS');
       next();
       return;
     }
-    const ctx = fillContext(namespace, key, seen, (bypass) => {
+    const ctx = this.fillContext(namespace, key, seen, (bypass) => {
       if (bypass) record.bypass(namespace, bypass);
       else record.miss(namespace, key);
       // A failed fill is logged and shares nothing: followers then run the handler themselves.
-      return runHandler(req, res, next, namespace, key, bypass ? 'BYPASS' : 'MISS').catch((err: unknown) => {
-        logger.error({ namespace, key, err }, 'express-cache-aside: fill failed');
+      return this.runHandler(req, res, next, namespace, key, bypass ? 'BYPASS' : 'MISS').catch((err: unknown) => {
+        this.logger.error({ namespace, key, err }, 'express-cache-aside: fill failed');
         return NOT_STORED;
       });
     });
-    runMiss(engine, ctx).then((outcome) => {
-      switch (outcome.state) {
-        case 'shared':
-          record.hit(namespace, key);
-          replay(req, res, outcome.payload, 'HIT', header);
-          return;
-        case 'alone':
-          void produceAlone(engine, ctx);
-          return;
+    runMiss(engine, ctx)
+      .then((outcome) => {
+        switch (outcome.state) {
+          case 'shared':
+            record.hit(namespace, key);
+            replay(req, res, outcome.payload, 'HIT', this.header);
+            return;
+          case 'alone':
+            void produceAlone(engine, ctx);
+            return;
 
-        case 'produced':
-          return;
-      }
-    }).catch(next);
-  };
+          case 'produced':
+            return;
+        }
+      })
+      .catch(next);
+  }
 
   /** Refreshes a stale entry in the background: one refresh per entry across processes, through the app itself. */
-  const refresh = (req: Request, namespace: string, key: string): void => {
+  private refresh(req: Request, namespace: string, key: string): void {
+    const { engine, context, logger } = this;
     let app = req.app as (Request['app'] & { parent?: Request['app'] }) | undefined;
     if (!app) return;
     while (app.parent) app = app.parent;
     const top = app;
     const peer = peerOf(req);
-    startRefresh(namespace, key, async (token) => {
+    this.startRefresh(namespace, key, async (token) => {
       const headers: IncomingHttpHeaders = {};
       for (const [name, value] of Object.entries(req.headers)) if (!NOT_REPEATED.has(name)) headers[name] = value;
       headers[REFRESH_HEADER] = `${engine.secret}.${token}`;
       try {
-        await context.appClient(top as unknown as RequestListener).request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
+        await context
+          .appClient(top as unknown as RequestListener)
+          .request(req.originalUrl, headers, engine.settings.lockTtlMs, 'GET', peer);
       } catch (err) {
         logger.warn({ namespace, key, err: String(err) }, 'express-cache-aside: background refresh failed');
         engine.hold(namespace, key, 'refresh', token, engine.settings.refreshBackoffMs);
       }
     });
-  };
+  }
 
   /** The internal refresh request: runs the handler even though an entry exists, stores a good answer, backs off after a bad one. */
-  const refill = (req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void => {
-    const ctx = fillContext(namespace, key, NOTHING_SEEN, () => runHandler(req, res, next, namespace, key));
-    runRefresh(engine, ctx, token).then((outcome) => {
-      if (outcome === 'store-down') passThrough(res, next, namespace, 'store');
-    }).catch(next);
-  };
-
-  return function expressCacheAsideRoute(req: Request, res: Response, next: NextFunction): void {
-    const method = req.method;
-    if (method !== 'GET' && method !== 'HEAD') {
-      next();
-      return;
-    }
-    let namespace: string;
-    let key: string;
-    let refreshToken: string | undefined;
-    const marker = req.headers[REFRESH_HEADER];
-    if (typeof marker === 'string' && marker.startsWith(`${engine.secret}.`)) {
-      delete req.headers[REFRESH_HEADER];
-      refreshToken = marker.slice(engine.secret.length + 1);
-    }
-    try {
-      namespace = resolveFromRequest('namespace', settings.namespace, req);
-      key = entryKey(req, settings, engine.settings.hosts);
-    } catch (err) {
-      next(err);
-      return;
-    }
-    const unsafe = requestBypassReason(req, settings, engine.settings.hosts);
-    if (unsafe !== undefined) {
-      passThrough(res, next, namespace, unsafe as BypassReason);
-      return;
-    }
-    if (refreshToken !== undefined) {
-      refill(req, res, next, namespace, key, refreshToken);
-      return;
-    }
-    const hot = engine.peek(namespace, key);
-    if (hot !== undefined && isResponse(hot)) {
-      record.hit(namespace, key);
-      replay(req, res, hot, 'HIT', header, true);
-      return;
-    }
-    // A GET that misses fills the entry: its lookup takes the fill lock in the same round trip.
-    engine.lookup(namespace, key, { fill: method === 'GET', label }).then((found) => {
-      switch (found.state) {
-        case 'hit':
-          if (!isResponse(found.payload)) break;
-          record.hit(namespace, key);
-          replay(req, res, found.payload, 'HIT', header, engine.store.inProcess);
-          return;
-        case 'stale':
-          if (!isResponse(found.payload)) break;
-          record.stale(namespace, key);
-          replay(req, res, found.payload, 'STALE', header, engine.store.inProcess);
-          refresh(req, namespace, key);
-          return;
-        case 'bypass':
-          passThrough(res, next, namespace, found.reason);
-          return;
-        case 'miss':
-          break;
-      }
-      miss(req, res, next, namespace, key, found);
-    }).catch(next);
-  };
+  private refill(req: Request, res: Response, next: NextFunction, namespace: string, key: string, token: string): void {
+    const ctx = this.fillContext(namespace, key, NOTHING_SEEN, () => this.runHandler(req, res, next, namespace, key));
+    runRefresh(this.engine, ctx, token)
+      .then((outcome) => {
+        if (outcome === 'store-down') this.passThrough(res, next, namespace, 'store');
+      })
+      .catch(next);
+  }
 }
-

@@ -45,6 +45,13 @@ export class StatsCounter {
   snapshot(): CacheStats {
     const namespaces: Record<string, NamespaceStats> = {};
     for (const [name, counts] of this.byNamespace) namespaces[name] = { ...counts };
-    return { ...this.total, refreshes: this.refreshes, lockWaits: this.lockWaits, lockTimeouts: this.lockTimeouts, clears: { ...this.clears }, namespaces };
+    return {
+      ...this.total,
+      refreshes: this.refreshes,
+      lockWaits: this.lockWaits,
+      lockTimeouts: this.lockTimeouts,
+      clears: { ...this.clears },
+      namespaces,
+    };
   }
 }

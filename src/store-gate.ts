@@ -37,7 +37,11 @@ export class StoreGate {
   private failing = false;
   closed = false;
 
-  constructor(private readonly settings: CacheSettings, private readonly store: Store, private readonly decisions: Decisions) {
+  constructor(
+    private readonly settings: CacheSettings,
+    private readonly store: Store,
+    private readonly decisions: Decisions,
+  ) {
     this.breaker = settings.breaker ? new CircuitBreaker(settings.breaker.failures, settings.breaker.cooldownMs) : undefined;
     // The failures that opened the breaker were (mostly) refusals while the connection was away; it is back, so the
     // store gets its chance at once. Otherwise clears fail for up to cooldownMs after a reconnect while other
@@ -46,23 +50,46 @@ export class StoreGate {
   }
 
   /** Runs a store call bounded by a timeout, unless the store is down, the circuit open or the cache closed. */
-  call<T>(operation: string, op: () => Promise<T>, { timeoutMs = this.settings.timeoutMs, namespace, label, skipBreaker }: CallOptions = {}): Promise<T> {
+  call<T>(
+    operation: string,
+    op: () => Promise<T>,
+    { timeoutMs = this.settings.timeoutMs, namespace, label, skipBreaker }: CallOptions = {},
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new CacheStoreError('ECACHE_CLOSED', 'cache is closed'));
-    const observer = this.decisions.observer;
-    // Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it).
-    if (this.store.inProcess) {
-      if (observer === undefined) return op();
-      const started = performance.now();
-      return op().then((result) => {
-        observer.storeCall(operation, (performance.now() - started) / 1000, true);
-        return result;
-      });
-    }
+    if (this.store.inProcess) return this.callInProcess(operation, op);
     if (!this.store.isReady()) return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', 'store is not connected'), namespace, label);
-    if (this.breaker && !skipBreaker && !this.breaker.allow()) return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
+    if (this.breaker && !skipBreaker && !this.breaker.allow())
+      return Promise.reject(new CacheStoreError('ECACHE_CIRCUIT_OPEN', 'circuit open after repeated store failures'));
     if (this.pendingCalls >= MAX_PENDING_STORE_CALLS) {
-      return this.refuse(new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`), namespace, label);
+      return this.refuse(
+        new CacheStoreError('ECACHE_UNAVAILABLE', `${MAX_PENDING_STORE_CALLS} store calls still waiting`),
+        namespace,
+        label,
+      );
     }
+    return this.bounded(operation, op, timeoutMs, namespace, label);
+  }
+
+  /** Process memory answers at once and never fails: no timer, no breaker (the latency histogram still sees it). */
+  private callInProcess<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    const observer = this.decisions.observer;
+    if (observer === undefined) return op();
+    const started = performance.now();
+    return op().then((result) => {
+      observer.storeCall(operation, (performance.now() - started) / 1000, true);
+      return result;
+    });
+  }
+
+  /** Runs a call against the deadline queue: the first of its answer and its timeout settles it. */
+  private bounded<T>(
+    operation: string,
+    op: () => Promise<T>,
+    timeoutMs: number,
+    namespace: string | undefined,
+    label: string | undefined,
+  ): Promise<T> {
+    const observer = this.decisions.observer;
     const started = observer ? performance.now() : 0;
     this.pendingCalls++;
     return new Promise<T>((resolve, reject) => {
@@ -71,7 +98,9 @@ export class StoreGate {
         this.failed(err, namespace, label);
         reject(err);
       };
-      const waiter = this.deadlines(timeoutMs).add(() => fail(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)));
+      const waiter = this.deadlines(timeoutMs).add(() =>
+        fail(new CacheStoreError('ECACHE_TIMEOUT', `store did not answer within ${timeoutMs} ms`)),
+      );
       let answer: Promise<T>;
       try {
         answer = op();
@@ -92,7 +121,11 @@ export class StoreGate {
           this.pendingCalls--;
           if (waiter.settled) return;
           waiter.settled = true;
-          fail(err instanceof CacheStoreError ? err : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err }));
+          fail(
+            err instanceof CacheStoreError
+              ? err
+              : new CacheStoreError('ECACHE_STORE', String((err as Error)?.message ?? err), { cause: err }),
+          );
         },
       );
     });
@@ -156,7 +189,10 @@ export class StoreGate {
       this.failing = true;
       this.lastFailureLog = now;
       const circuitOpen = this.breaker?.isOpen() ?? false;
-      this.settings.logger.warn({ store: this.store.kind, code: err.code, err: err.message, circuitOpen }, 'express-cache-aside: store failed, serving uncached');
+      this.settings.logger.warn(
+        { store: this.store.kind, code: err.code, err: err.message, circuitOpen },
+        'express-cache-aside: store failed, serving uncached',
+      );
     } else {
       this.settings.logger.debug({ store: this.store.kind, code: err.code, err: err.message }, 'express-cache-aside: store failed');
     }

@@ -62,9 +62,15 @@ export interface CacheOptions {
    * @default undefined ({ max: 1000, maxBytes: 32 MiB, ttl: '5s', consistency: 'delivered' } when given as {})
    */
   l1?: { max?: number; maxBytes?: number; ttl?: Duration; consistency?: 'delivered' | 'acknowledged' };
-  /** Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram. @default none registered */
+  /**
+   * Prometheus metrics through prom-client (optional peer dependency): counters per namespace family and a store latency histogram.
+   * @default none registered
+   */
   metrics?: MetricsOptions;
-  /** Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip. @default false ({ threshold: 1024 } when true) */
+  /**
+   * Store compressible bodies of at least `threshold` bytes gzipped, and send them as they are to clients that accept gzip.
+   * @default false ({ threshold: 1024 } when true)
+   */
   compress?: boolean | { threshold?: number };
   /**
    * The public hosts, as the Host header carries them (port included when not the default). Requests for
@@ -102,9 +108,16 @@ export interface RouteOptions {
   maxBodyBytes?: number;
   /** Query parameters that form the default key; others are ignored. @default all, sorted */
   query?: string[];
-  /** Request headers whose values are folded (hashed) into the key. Naming `authorization` or `cookie` makes such requests cacheable per credential. @default [] */
+  /**
+   * Request headers whose values are folded (hashed) into the key. Naming `authorization` or `cookie` makes such requests cacheable per
+   * credential.
+   * @default []
+   */
   vary?: string[];
-  /** Serve and store requests that carry Authorization as one shared entry. Only for responses that are the same for every user. @default false */
+  /**
+   * Serve and store requests that carry Authorization as one shared entry. Only for responses that are the same for every user.
+   * @default false
+   */
   shared?: boolean;
   /** Metrics label of this route's decisions. @default the namespace's family: the part before the first ':' */
   metricsLabel?: string;
@@ -190,8 +203,16 @@ export type BypassReason = 'authorization' | 'timeout' | 'error' | 'circuit-open
  * - `cleared while filling`: the namespace was cleared while the handler ran.
  */
 export type NotStoredReason =
-  | 'set-cookie' | `${number}` | 'cache-control' | 'too-large' | 'head' | 'vary' | `vary:${string}` | `reflects:${string}`
-  | 'incomplete' | 'cleared while filling';
+  | 'set-cookie'
+  | `${number}`
+  | 'cache-control'
+  | 'too-large'
+  | 'head'
+  | 'vary'
+  | `vary:${string}`
+  | `reflects:${string}`
+  | 'incomplete'
+  | 'cleared while filling';
 
 /** Counters of one namespace. */
 export interface NamespaceStats {
@@ -237,11 +258,15 @@ export interface Cache {
   getOrSet<T>(namespace: string, key: string, fetch: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T>;
   /** Clears namespaces: what the invalidate middleware does. */
   invalidateNamespaces(namespaces: string[]): Promise<void>;
-  /** Clears every entry that carries one of the tags, in O(1) per tag; `soft` marks them stale instead (served STALE while one refresh runs). */
+  /**
+   * Clears every entry that carries one of the tags, in O(1) per tag;
+   * `soft` marks them stale instead (served STALE while one refresh runs).
+   */
   invalidateTags(tags: string[], options?: { soft?: boolean }): Promise<void>;
   /** Makes everything under the cache's prefix unreachable at once, in O(1). */
   invalidateAll(): Promise<void>;
   /** Requests each target through the app itself, so entries land under the keys real requests use. */
+  // biome-ignore lint/suspicious/noExplicitAny: any Express 4 or 5 app, or a plain http listener, must fit
   warmup(app: (req: any, res: any) => void, targets: WarmupTarget[], options?: WarmupOptions): Promise<WarmupReport>;
   /** Counters, totals and per namespace. */
   stats(): CacheStats;

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from './engine';
-import type { AppClient } from './internal-request';
+import type { AppClient, InternalResponse } from './internal-request';
 import type { WarmupSettings } from './options';
 import type { WarmupReport, WarmupResult, WarmupTarget } from './types';
 
@@ -29,8 +29,32 @@ function describe(target: WarmupTarget): string {
   return target.path;
 }
 
+/** The result of a target the app answered: ok for a 2xx that used the store. */
+function answeredResult(target: string, res: InternalResponse, header: string | undefined, ms: number): WarmupResult {
+  const answered = res.status >= 200 && res.status < 300;
+  const cache = header ? res.headers[header] : undefined;
+  // A BYPASS answer came from the handler without the store: nothing was warmed, so it is not ok.
+  const bypassed = cache === 'BYPASS';
+  const ok = answered && !bypassed;
+  const error = !answered ? `status ${res.status}` : bypassed ? 'answered BYPASS: the store was not used, nothing was stored' : undefined;
+  return {
+    target,
+    ok,
+    status: res.status,
+    ms,
+    ...(typeof cache === 'string' ? { cache } : {}),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
 /** Warms targets through an app (arguments parsed by parseWarmupArguments); see the Cache interface. */
-export async function warmup(engine: Engine, client: (app: RequestListener) => AppClient, app: RequestListener, targets: WarmupTarget[], { concurrency, host, headers }: WarmupSettings): Promise<WarmupReport> {
+export async function warmup(
+  engine: Engine,
+  client: (app: RequestListener) => AppClient,
+  app: RequestListener,
+  targets: WarmupTarget[],
+  { concurrency, host, headers }: WarmupSettings,
+): Promise<WarmupReport> {
   // Entries are per host: warm the one real requests carry. A target's own headers (a Host among them) win.
   const baseHeaders: IncomingHttpHeaders = { host: host ?? engine.settings.hosts?.[0] ?? 'localhost', ...lowerCased(headers) };
   const logger = engine.settings.logger;
@@ -52,17 +76,7 @@ export async function warmup(engine: Engine, client: (app: RequestListener) => A
       const path = typeof target === 'string' ? target : target.path;
       const headers = typeof target === 'string' ? baseHeaders : { ...baseHeaders, ...lowerCased(target.headers) };
       const res = await client(app).request(path, headers, WARMUP_REQUEST_TIMEOUT_MS);
-      const answered = res.status >= 200 && res.status < 300;
-      const cache = header ? res.headers[header] : undefined;
-      // A BYPASS answer came from the handler without the store: nothing was warmed, so it is not ok.
-      const bypassed = cache === 'BYPASS';
-      const ok = answered && !bypassed;
-      const error = !answered ? `status ${res.status}` : bypassed ? 'answered BYPASS: the store was not used, nothing was stored' : undefined;
-      return {
-        target: name, ok, status: res.status, ms: elapsed(),
-        ...(typeof cache === 'string' ? { cache } : {}),
-        ...(error === undefined ? {} : { error }),
-      };
+      return answeredResult(name, res, header, elapsed());
     } catch (err) {
       return { target: name, ok: false, ms: elapsed(), error: err instanceof Error ? err.message : String(err) };
     }

@@ -9,8 +9,7 @@ export const ITEM_BODY_BYTES = 2048;
 /** The 100 distinct ids the load generator cycles through. */
 export const ITEM_IDS: readonly string[] = Array.from({ length: 100 }, (_, index) => String(index + 1));
 
-const FILLER =
-  'A sturdy, well-reviewed product that ships in two days and fits most standard setups. '.repeat(40);
+const FILLER = 'A sturdy, well-reviewed product that ships in two days and fits most standard setups. '.repeat(40);
 
 /** The JSON text served for one item id, padded to exactly ITEM_BODY_BYTES. */
 export function itemJson(id: string): string {

@@ -50,7 +50,12 @@ function forkTs(file: string, env: Record<string, string>): ChildProcess {
 }
 
 /** Waits for the first message satisfying `accept`, failing if the child exits first. */
-function nextMessage<T>(child: ChildProcess, accept: (message: ChildMessage) => T | undefined, what: string, timeoutMs: number): Promise<T> {
+function nextMessage<T>(
+  child: ChildProcess,
+  accept: (message: ChildMessage) => T | undefined,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => finish(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
     const onMessage = (message: ChildMessage) => {

@@ -21,7 +21,7 @@ export function countCommands(client: object, method: string): CommandCounter {
   return {
     start() {
       count = 0;
-      const hadOwn = Object.prototype.hasOwnProperty.call(target, method);
+      const hadOwn = Object.hasOwn(target, method);
       const original = target[method];
       if (typeof original !== 'function') throw new Error(`client has no ${method}() to count`);
       target[method] = function counted(this: unknown, ...args: unknown[]) {
@@ -44,7 +44,9 @@ export function countCommands(client: object, method: string): CommandCounter {
 /** Adds the counts of several counters (a variant may use more than one client). */
 export function combineCounters(counters: CommandCounter[]): CommandCounter {
   return {
-    start: () => counters.forEach((counter) => counter.start()),
+    start: () => {
+      for (const counter of counters) counter.start();
+    },
     stop: () => counters.reduce((sum, counter) => sum + counter.stop(), 0),
   };
 }

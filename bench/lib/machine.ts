@@ -47,13 +47,25 @@ export function packageVersions(): Record<string, string> {
   let commit = '';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--', 'src'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
     if (dirty) commit += ' + uncommitted changes in src/';
   } catch {
     commit = 'no git';
   }
   const versions: Record<string, string> = { 'express-cache-aside': `${own.version} (${commit})` };
-  for (const name of ['express', 'ioredis', 'autocannon', 'apicache', 'redis', 'express-redis-cache', 'express-redis-cache/node_modules/redis', 'route-cache']) {
+  for (const name of [
+    'express',
+    'ioredis',
+    'autocannon',
+    'apicache',
+    'redis',
+    'express-redis-cache',
+    'express-redis-cache/node_modules/redis',
+    'route-cache',
+  ]) {
     versions[name] = installedVersion(name);
   }
   return versions;

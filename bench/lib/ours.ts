@@ -17,7 +17,11 @@ export interface OursOnRedis {
 }
 
 /** Creates the client (with `clientOptions`) and the cache (under the run's prefix, with `options`). */
-export function oursOnRedis({ prefix, redisUrl }: ServerContext, options: Omit<CacheOptions, 'redis' | 'prefix'> = {}, clientOptions: RedisOptions = {}): OursOnRedis {
+export function oursOnRedis(
+  { prefix, redisUrl }: ServerContext,
+  options: Omit<CacheOptions, 'redis' | 'prefix'> = {},
+  clientOptions: RedisOptions = {},
+): OursOnRedis {
   const redis = new Redis(redisUrl, clientOptions);
   let cache: Cache;
   try {

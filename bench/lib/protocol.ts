@@ -12,10 +12,7 @@ export interface ServerStats {
 }
 
 /** Parent to child. */
-export type ParentMessage =
-  | { type: 'stats'; id: number }
-  | { type: 'count-commands'; id: number; on: boolean }
-  | { type: 'stop' };
+export type ParentMessage = { type: 'stats'; id: number } | { type: 'count-commands'; id: number; on: boolean } | { type: 'stop' };
 
 /** Child to parent. */
 export type ChildMessage =

@@ -35,11 +35,19 @@ export function rawRequest(
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', reject);
         response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks), sentAt, receivedAt: performance.now() }),
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks),
+            sentAt,
+            receivedAt: performance.now(),
+          }),
         );
       },
     );
-    request.setTimeout(options.timeoutMs ?? 10_000, () => request.destroy(new Error(`${options.method ?? 'GET'} ${path}: no answer within ${options.timeoutMs ?? 10_000} ms`)));
+    request.setTimeout(options.timeoutMs ?? 10_000, () =>
+      request.destroy(new Error(`${options.method ?? 'GET'} ${path}: no answer within ${options.timeoutMs ?? 10_000} ms`)),
+    );
     request.on('error', reject);
     request.end();
   });

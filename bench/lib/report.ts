@@ -3,9 +3,9 @@
 
 /** A markdown table; `align` per column: 'l' or 'r'. */
 export function markdownTable(headers: string[], rows: string[][], align?: ('l' | 'r')[]): string {
-  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  const escapeCell = (cell: string) => cell.replace(/\|/g, '\\|');
   const separator = headers.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
-  return [headers, separator, ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n');
+  return [headers, separator, ...rows].map((row) => `| ${row.map(escapeCell).join(' | ')} |`).join('\n');
 }
 
 /** Whole requests per second with thousands separators. */
@@ -76,14 +76,18 @@ export function barChartSvg(title: string, subtitle: string, bars: Bar[]): strin
     `<text x="20" y="46" font-size="12" fill="#555">${xmlEscape(subtitle)}</text>`,
   ];
   // Vertical grid lines at round numbers.
-  const step = Math.pow(10, Math.floor(Math.log10(scaleMax / 2)));
+  const step = 10 ** Math.floor(Math.log10(scaleMax / 2));
   const gridStep = scaleMax / step > 10 ? step * 2 : step;
   for (let value = 0; value <= scaleMax; value += gridStep) {
     const gx = x(value).toFixed(1);
     parts.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + bars.length * rowHeight}" stroke="#e0e0e0"/>`);
-    parts.push(`<text x="${gx}" y="${top + bars.length * rowHeight + 16}" font-size="11" fill="#777" text-anchor="middle">${formatRate(value)}</text>`);
+    parts.push(
+      `<text x="${gx}" y="${top + bars.length * rowHeight + 16}" font-size="11" fill="#777" text-anchor="middle">${formatRate(value)}</text>`,
+    );
   }
-  parts.push(`<text x="${labelWidth + plotWidth / 2}" y="${height - 6}" font-size="11" fill="#555" text-anchor="middle">requests per second (bar: median; whisker: min–max over rounds)</text>`);
+  parts.push(
+    `<text x="${labelWidth + plotWidth / 2}" y="${height - 6}" font-size="11" fill="#555" text-anchor="middle">requests per second (bar: median; whisker: min–max over rounds)</text>`,
+  );
 
   bars.forEach((bar, index) => {
     const y = top + index * rowHeight;
@@ -93,7 +97,9 @@ export function barChartSvg(title: string, subtitle: string, bars: Bar[]): strin
       return;
     }
     const barEnd = x(bar.value);
-    parts.push(`<rect x="${labelWidth}" y="${y + 6}" width="${(barEnd - labelWidth).toFixed(1)}" height="${rowHeight - 12}" fill="${COLORS[bar.kind]}" rx="2"/>`);
+    parts.push(
+      `<rect x="${labelWidth}" y="${y + 6}" width="${(barEnd - labelWidth).toFixed(1)}" height="${rowHeight - 12}" fill="${COLORS[bar.kind]}" rx="2"/>`,
+    );
     if (Number.isFinite(bar.min) && Number.isFinite(bar.max)) {
       const midY = y + rowHeight / 2;
       parts.push(

@@ -36,7 +36,12 @@ function filteredLists(catalog: CatalogName, item: SnapshotItem): string[] {
 }
 
 /** Replays `sequence` with the writes' statuses; `warm` are the paths the shop warms at startup. */
-export function runOracle(snapshot: ShopSnapshot, sequence: readonly ShopRequest[], statuses: WriteStatuses, warm: readonly string[]): OracleOutcome {
+export function runOracle(
+  snapshot: ShopSnapshot,
+  sequence: readonly ShopRequest[],
+  statuses: WriteStatuses,
+  warm: readonly string[],
+): OracleOutcome {
   const items = new Map<string, SnapshotItem>();
   const holders = {} as Record<CatalogName, Map<number, Set<number>>>;
   for (const catalog of Object.keys(CATALOGS) as CatalogName[]) {
@@ -100,8 +105,13 @@ export function runOracle(snapshot: ShopSnapshot, sequence: readonly ShopRequest
         const item = items.get(`${catalog}:${write.id}`)!;
         item.deleted = true;
         return [
-          `/${catalog}/${write.id}`, `/${catalog}/slug/${item.slug}`, `/${catalog}/${write.id}/${held}/count`,
-          `/${catalog}`, `/${catalog}/count`, ...filteredLists(catalog, item), ...holderLists(catalog, write.id),
+          `/${catalog}/${write.id}`,
+          `/${catalog}/slug/${item.slug}`,
+          `/${catalog}/${write.id}/${held}/count`,
+          `/${catalog}`,
+          `/${catalog}/count`,
+          ...filteredLists(catalog, item),
+          ...holderLists(catalog, write.id),
         ];
       }
       case 'create': {

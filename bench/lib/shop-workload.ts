@@ -77,7 +77,7 @@ export function zipf<T>(values: readonly T[], exponent: number, random: () => nu
   const cumulative = new Float64Array(values.length);
   let total = 0;
   for (let rank = 1; rank <= values.length; rank += 1) {
-    total += 1 / Math.pow(rank, exponent);
+    total += 1 / rank ** exponent;
     cumulative[rank - 1] = total;
   }
   return () => {
@@ -136,9 +136,14 @@ const PRODUCT_TYPES = ['pdf', 'video', 'audio', 'ebook', 'bundle'];
 
 /** The catalog list routes. */
 export const LIST_PATHS = [
-  '/courses', '/courses/published', '/products', '/products/published',
+  '/courses',
+  '/courses/published',
+  '/products',
+  '/products/published',
   ...PRODUCT_TYPES.map((type) => `/products/type/${type}`),
-  '/events', '/events/published', '/events/upcoming',
+  '/events',
+  '/events/published',
+  '/events/upcoming',
 ];
 /** The catalog count routes. */
 export const COUNT_PATHS = ['/courses/count', '/products/count', '/events/count'];
@@ -147,16 +152,32 @@ export const COUNT_PATHS = ['/courses/count', '/products/count', '/events/count'
 export function shopWorkload(snapshot: ShopSnapshot, options: WorkloadOptions): ShopRequest[] {
   const random = seededRandom(options.seed);
   const catalogNames = Object.keys(CATALOGS) as CatalogName[];
-  const live = Object.fromEntries(catalogNames.map((name) => [name, snapshot.items[name].filter((item) => !item.deleted)])) as Record<CatalogName, SnapshotItem[]>;
+  const live = Object.fromEntries(catalogNames.map((name) => [name, snapshot.items[name].filter((item) => !item.deleted)])) as Record<
+    CatalogName,
+    SnapshotItem[]
+  >;
   // Popularity: a seeded shuffle decides which items and users are hot, Zipf how hot.
-  const popular = Object.fromEntries(catalogNames.map((name) => [name, zipf(shuffled(live[name], random), options.zipfExponent, random)])) as Record<CatalogName, () => SnapshotItem>;
+  const popular = Object.fromEntries(
+    catalogNames.map((name) => [name, zipf(shuffled(live[name], random), options.zipfExponent, random)]),
+  ) as Record<CatalogName, () => SnapshotItem>;
   const holdable = Object.fromEntries(
-    catalogNames.map((name) => [name, zipf(shuffled(live[name].filter((item) => item.published && item.upcoming !== false), random), options.zipfExponent, random)]),
+    catalogNames.map((name) => [
+      name,
+      zipf(
+        shuffled(
+          live[name].filter((item) => item.published && item.upcoming !== false),
+          random,
+        ),
+        options.zipfExponent,
+        random,
+      ),
+    ]),
   ) as Record<CatalogName, () => SnapshotItem>;
   const userIds = Array.from({ length: snapshot.userCount }, (_, i) => i + 1);
   const user = zipf(shuffled(userIds, random), options.zipfExponent, random);
   const holds = Object.fromEntries(catalogNames.map((name) => [name, new Set<string>()])) as Record<CatalogName, Set<string>>;
-  for (const name of catalogNames) for (const [itemId, users] of snapshot.holders[name]) for (const id of users) holds[name].add(`${id}:${itemId}`);
+  for (const name of catalogNames)
+    for (const [itemId, users] of snapshot.holders[name]) for (const id of users) holds[name].add(`${id}:${itemId}`);
   const deleted = new Set<string>();
 
   const sequence: ShopRequest[] = [];
@@ -184,7 +205,12 @@ export function shopWorkload(snapshot: ShopSnapshot, options: WorkloadOptions): 
       case 'slug':
         return { method: 'GET', path: `/${catalog}/slug/${item.slug}`, read: kind, item: { catalog, id: item.id } };
       case 'holders':
-        return { method: 'GET', path: `/${catalog}/${item.id}/${CATALOGS[catalog].held}/count`, read: kind, item: { catalog, id: item.id } };
+        return {
+          method: 'GET',
+          path: `/${catalog}/${item.id}/${CATALOGS[catalog].held}/count`,
+          read: kind,
+          item: { catalog, id: item.id },
+        };
       case 'list':
         return { method: 'GET', path: LIST_PATHS[Math.floor(random() * LIST_PATHS.length)]!, read: kind };
       case 'count':
@@ -207,18 +233,38 @@ export function shopWorkload(snapshot: ShopSnapshot, options: WorkloadOptions): 
       return { method: 'DELETE', path: `/${catalog}/${item.id}`, write: { type: 'delete', catalog, id: item.id } };
     }
     const field = weighted(FIELD_MIX, random);
-    const value = field === 'title' ? `Edited ${catalog} ${item.id} #${index}` : field === 'price' ? (index % 200) + 0.99 : `Revised description #${index}.`;
-    return { method: 'PUT', path: `/${catalog}/${item.id}`, body: { [field]: value }, write: { type: 'update', catalog, id: item.id, field } };
+    const value =
+      field === 'title'
+        ? `Edited ${catalog} ${item.id} #${index}`
+        : field === 'price'
+          ? (index % 200) + 0.99
+          : `Revised description #${index}.`;
+    return {
+      method: 'PUT',
+      path: `/${catalog}/${item.id}`,
+      body: { [field]: value },
+      write: { type: 'update', catalog, id: item.id, field },
+    };
   }
 
   function create(catalog: CatalogName, index: number): ShopRequest {
     const common = { title: `New ${catalog} ${index}`, slug: `bench-${catalog}-${index}`, price: 25, is_published: true };
     if (catalog === 'courses') {
-      return { method: 'POST', path: '/courses', body: { ...common, duration_hours: 3, level: 'beginner' }, write: { type: 'create', catalog, published: true } };
+      return {
+        method: 'POST',
+        path: '/courses',
+        body: { ...common, duration_hours: 3, level: 'beginner' },
+        write: { type: 'create', catalog, published: true },
+      };
     }
     if (catalog === 'products') {
       const productType = PRODUCT_TYPES[index % PRODUCT_TYPES.length]!;
-      return { method: 'POST', path: '/products', body: { ...common, type: productType }, write: { type: 'create', catalog, published: true, productType } };
+      return {
+        method: 'POST',
+        path: '/products',
+        body: { ...common, type: productType },
+        write: { type: 'create', catalog, published: true, productType },
+      };
     }
     const eventDate = new Date(Date.UTC(2100, 0, 1) + index * 3_600_000).toISOString();
     return {
@@ -236,6 +282,11 @@ export function shopWorkload(snapshot: ShopSnapshot, options: WorkloadOptions): 
     for (let attempt = 0; attempt < 8 && holds[catalog].has(`${userId}:${item.id}`); attempt += 1) item = holdable[catalog]();
     holds[catalog].add(`${userId}:${item.id}`);
     const { held, column } = CATALOGS[catalog];
-    return { method: 'POST', path: `/users/${userId}/${held}`, body: { [column]: item.id }, write: { type: 'hold', catalog, userId, itemId: item.id } };
+    return {
+      method: 'POST',
+      path: `/users/${userId}/${held}`,
+      body: { [column]: item.id },
+      write: { type: 'hold', catalog, userId, itemId: item.id },
+    };
   }
 }

@@ -12,7 +12,8 @@ import { runServer } from '../lib/server-main';
 
 runServer((context) => {
   const mode = process.env.COMPRESSION_MODE ?? '';
-  if (!['once', 'middleware', 'none'].includes(mode)) throw new Error(`COMPRESSION_MODE must be once, middleware or none, got ${JSON.stringify(mode)}`);
+  if (!['once', 'middleware', 'none'].includes(mode))
+    throw new Error(`COMPRESSION_MODE must be once, middleware or none, got ${JSON.stringify(mode)}`);
   const ours = oursOnRedis(context, mode === 'once' ? { compress: true } : {});
 
   // Counted here (not in lib/origin): the parent reads it from stats().extra to tell hits from misses.

@@ -35,10 +35,25 @@ export interface CompressionVariant {
 /** The variants, in table order; "compress-none" is the reference for the ratios. */
 export const COMPRESSION_VARIANTS: readonly CompressionVariant[] = [
   { name: 'compress-once', label: 'ours, compress: true (stored gzip sent as is)', mode: 'once', acceptEncoding: BROWSER_ACCEPT_ENCODING },
-  { name: 'compress-middleware', label: 'compression() in front of ours (per hit)', mode: 'middleware', acceptEncoding: BROWSER_ACCEPT_ENCODING },
-  { name: 'compress-middleware-gzip', label: 'compression() in front of ours, clients accepting gzip only', mode: 'middleware', acceptEncoding: 'gzip' },
+  {
+    name: 'compress-middleware',
+    label: 'compression() in front of ours (per hit)',
+    mode: 'middleware',
+    acceptEncoding: BROWSER_ACCEPT_ENCODING,
+  },
+  {
+    name: 'compress-middleware-gzip',
+    label: 'compression() in front of ours, clients accepting gzip only',
+    mode: 'middleware',
+    acceptEncoding: 'gzip',
+  },
   { name: 'compress-none', label: 'ours, no compression (plain 20 KB)', mode: 'none', acceptEncoding: BROWSER_ACCEPT_ENCODING },
-  { name: 'compress-once-identity', label: 'ours, compress: true, clients without Accept-Encoding (inflated per hit)', mode: 'once', acceptEncoding: null },
+  {
+    name: 'compress-once-identity',
+    label: 'ours, compress: true, clients without Accept-Encoding (inflated per hit)',
+    mode: 'once',
+    acceptEncoding: null,
+  },
 ];
 
 const REFERENCE = 'compress-none';
@@ -100,7 +115,9 @@ async function passOverIds(port: number, acceptEncoding: string | null): Promise
   const check: WireCheck = { encodings: {}, vary: {}, bodyBytes: NaN, mismatches: 0 };
   const sizes: number[] = [];
   for (const id of ITEM_IDS) {
-    const response = await rawRequest(port, largePath(id), { headers: acceptEncoding === null ? {} : { 'Accept-Encoding': acceptEncoding } });
+    const response = await rawRequest(port, largePath(id), {
+      headers: acceptEncoding === null ? {} : { 'Accept-Encoding': acceptEncoding },
+    });
     const encoding = response.headers['content-encoding'];
     check.encodings[encoding ?? 'identity'] = (check.encodings[encoding ?? 'identity'] ?? 0) + 1;
     const vary = response.headers.vary ?? '(none)';
@@ -151,7 +168,8 @@ export async function runCompression(config: BenchConfig, runPrefix: string, red
   const outcomes: CompressionOutcome[] = COMPRESSION_VARIANTS.map((variant) => ({ variant, rounds: [] }));
   const servers = new Map<string, ServerHandle>();
   const prefixOf = (variant: CompressionVariant) => `${runPrefix}:${variant.name}`;
-  const headersOf = (variant: CompressionVariant) => (variant.acceptEncoding === null ? undefined : { 'Accept-Encoding': variant.acceptEncoding });
+  const headersOf = (variant: CompressionVariant) =>
+    variant.acceptEncoding === null ? undefined : { 'Accept-Encoding': variant.acceptEncoding };
 
   try {
     log(`starting ${COMPRESSION_VARIANTS.length} servers`);
@@ -189,7 +207,13 @@ export async function runCompression(config: BenchConfig, runPrefix: string, red
     if (config.jitWarmSeconds > 0) {
       log(`JIT warm-up: ${config.jitWarmSeconds} s per variant (not measured)`);
       for (const outcome of live) {
-        await runLoad({ port: serverOf(outcome).port, paths, connections: config.connections, seconds: config.jitWarmSeconds, headers: headersOf(outcome.variant) });
+        await runLoad({
+          port: serverOf(outcome).port,
+          paths,
+          connections: config.connections,
+          seconds: config.jitWarmSeconds,
+          headers: headersOf(outcome.variant),
+        });
       }
     }
 
@@ -198,7 +222,13 @@ export async function runCompression(config: BenchConfig, runPrefix: string, red
       for (const outcome of order) {
         const server = serverOf(outcome);
         const before = await server.stats();
-        const load = await runLoad({ port: server.port, paths, connections: config.connections, seconds: config.roundSeconds, headers: headersOf(outcome.variant) });
+        const load = await runLoad({
+          port: server.port,
+          paths,
+          connections: config.connections,
+          seconds: config.roundSeconds,
+          headers: headersOf(outcome.variant),
+        });
         const after = await server.stats();
         const misses = Number(after.extra?.originCalls ?? 0) - Number(before.extra?.originCalls ?? 0);
         const serverCpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / Math.max(1, load.ok);
@@ -217,7 +247,9 @@ export async function runCompression(config: BenchConfig, runPrefix: string, red
       const keys = await scanKeys(redis, `${prefixOf(outcome.variant)}:{items}:e:`);
       const usage = await memoryUsage(redis, keys);
       outcome.memory = { entryKeys: keys.length, bytesPerEntry: median([...usage.values()]) };
-      log(`${outcome.variant.name}: ${keys.length} entry keys, ${outcome.memory.bytesPerEntry} B per entry (MEMORY USAGE, median; body ${LARGE_BODY_BYTES} B)`);
+      log(
+        `${outcome.variant.name}: ${keys.length} entry keys, ${outcome.memory.bytesPerEntry} B per entry (MEMORY USAGE, median; body ${LARGE_BODY_BYTES} B)`,
+      );
     }
   } finally {
     await Promise.all([...servers.values()].map((server) => server.stop()));
@@ -239,14 +271,16 @@ export function summarizeCompression(outcome: CompressionOutcome | undefined) {
 
 function notesFor(outcome: CompressionOutcome): string {
   const notes: string[] = [];
-  if (outcome.missesAfterWarm !== undefined && outcome.missesAfterWarm > 0) notes.push(`${outcome.missesAfterWarm}/100 still missing after warm-up`);
+  if (outcome.missesAfterWarm !== undefined && outcome.missesAfterWarm > 0)
+    notes.push(`${outcome.missesAfterWarm}/100 still missing after warm-up`);
   const misses = outcome.rounds.reduce((sum, round) => sum + round.misses, 0);
   const errors = outcome.rounds.reduce((sum, round) => sum + round.errors + round.non2xx, 0);
   if (misses > 0) notes.push(`${misses} handler calls during rounds`);
   if (errors > 0) notes.push(`${errors} errors/non-2xx`);
   if (outcome.wire && outcome.wire.mismatches > 0) notes.push(`**${outcome.wire.mismatches} bodies differ after decoding**`);
   if (outcome.wire) notes.push(`Vary: ${describeCounts(outcome.wire.vary)}`);
-  if (outcome.redisCommandsPerHit !== undefined && outcome.redisCommandsPerHit !== null) notes.push(`Redis cmds/hit ${outcome.redisCommandsPerHit.toFixed(2)}`);
+  if (outcome.redisCommandsPerHit !== undefined && outcome.redisCommandsPerHit !== null)
+    notes.push(`Redis cmds/hit ${outcome.redisCommandsPerHit.toFixed(2)}`);
   const clientCpu = summarizeCompression(outcome).clientCpu;
   if (clientCpu > 0.9) notes.push(`load generator at ${(clientCpu * 100).toFixed(0)}% of a core`);
   return notes.join('; ');
@@ -257,7 +291,8 @@ export function compressionTable(outcomes: CompressionOutcome[]): string {
   const reference = summarizeCompression(outcomes.find((outcome) => outcome.variant.name === REFERENCE && !outcome.unavailable));
   const rows = outcomes.map((outcome) => {
     const sent = outcome.variant.acceptEncoding === null ? '(none)' : `\`${outcome.variant.acceptEncoding}\``;
-    if (outcome.unavailable) return [outcome.variant.label, sent, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `not available: ${outcome.unavailable}`];
+    if (outcome.unavailable)
+      return [outcome.variant.label, sent, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `not available: ${outcome.unavailable}`];
     const summary = summarizeCompression(outcome);
     return [
       outcome.variant.label,
@@ -301,7 +336,9 @@ export function compressionSummary(outcomes: CompressionOutcome[]): string {
   const find = (name: string) => outcomes.find((outcome) => outcome.variant.name === name && !outcome.unavailable);
   const once = find('compress-once');
   const lines: string[] = [];
-  const perHit = [find('compress-middleware'), find('compress-middleware-gzip')].filter((outcome): outcome is CompressionOutcome => outcome !== undefined);
+  const perHit = [find('compress-middleware'), find('compress-middleware-gzip')].filter(
+    (outcome): outcome is CompressionOutcome => outcome !== undefined,
+  );
   if (once) {
     const a = summarizeCompression(once);
     for (const other of perHit) {
@@ -318,7 +355,10 @@ export function compressionSummary(outcomes: CompressionOutcome[]): string {
   }
   const identityRows = outcomes.filter((outcome) => outcome.identity);
   if (identityRows.length) {
-    const failures = identityRows.filter((outcome) => outcome.identity && (outcome.identity.mismatches > 0 || Object.keys(outcome.identity.encodings).some((e) => e !== 'identity')));
+    const failures = identityRows.filter(
+      (outcome) =>
+        outcome.identity && (outcome.identity.mismatches > 0 || Object.keys(outcome.identity.encodings).some((e) => e !== 'identity')),
+    );
     lines.push(
       `- Identity fallback: each variant was also asked for the 100 ids with no Accept-Encoding header. ` +
         (failures.length === 0

@@ -30,9 +30,21 @@ export interface HitVariant {
 export const HIT_VARIANTS: readonly HitVariant[] = [
   { name: 'bare', label: 'bare (no cache)', role: 'ceiling', store: 'none' },
   { name: 'redis-floor', label: 'redis-floor (1 GET + res.end)', role: 'floor', store: 'redis' },
-  { name: 'redis-floor-pipelined', label: 'redis-floor, ioredis auto-pipelining', role: 'floor', store: 'redis', floor: 'redis-floor-pipelined' },
+  {
+    name: 'redis-floor-pipelined',
+    label: 'redis-floor, ioredis auto-pipelining',
+    role: 'floor',
+    store: 'redis',
+    floor: 'redis-floor-pipelined',
+  },
   { name: 'ours-redis', label: 'ours on Redis', role: 'ours', store: 'redis' },
-  { name: 'ours-redis-pipelined', label: 'ours on Redis, ioredis auto-pipelining', role: 'ours', store: 'redis', floor: 'redis-floor-pipelined' },
+  {
+    name: 'ours-redis-pipelined',
+    label: 'ours on Redis, ioredis auto-pipelining',
+    role: 'ours',
+    store: 'redis',
+    floor: 'redis-floor-pipelined',
+  },
   { name: 'ours-l1', label: 'ours, in-process tier', role: 'ours', store: 'redis + in-process', optional: true },
   { name: 'ours-memory', label: 'ours, memory store', role: 'ours', store: 'memory' },
   { name: 'apicache-memory', label: 'apicache (memory)', role: 'peer', store: 'memory' },
@@ -167,7 +179,10 @@ export async function runHits(config: BenchConfig, runPrefix: string, redis: Red
     }
 
     // At config.connections (throughput, p99 under load), then at 1 connection (one request's latency), each in interleaved rounds.
-    const levels: Array<[number, number]> = [[config.connections, config.rounds], [1, Math.min(config.rounds, 3)]];
+    const levels: Array<[number, number]> = [
+      [config.connections, config.rounds],
+      [1, Math.min(config.rounds, 3)],
+    ];
     for (const [connections, rounds] of levels) {
       for (let round = 0; round < rounds; round++) {
         // Rotate the starting variant each round so none always runs first or last.
@@ -181,7 +196,9 @@ export async function runHits(config: BenchConfig, runPrefix: string, redis: Red
           const serverCpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / Math.max(1, load.ok);
           (connections === 1 ? outcome.singleRounds : outcome.rounds).push({ ...load, round, misses, serverCpuMicrosPerRequest });
           log(
-            `${String(connections).padStart(2)} conn round ${round + 1}/${rounds} ${outcome.variant.name.padEnd(21)} ${Math.round(load.requestsPerSecond)
+            `${String(connections).padStart(2)} conn round ${round + 1}/${rounds} ${outcome.variant.name.padEnd(21)} ${Math.round(
+              load.requestsPerSecond,
+            )
               .toString()
               .padStart(6)} req/s  p50 ${load.p50Ms.toFixed(3)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
               `  server ${serverCpuMicrosPerRequest.toFixed(0)} µs CPU/req  client CPU ${(load.clientCpu * 100).toFixed(0)}%` +
@@ -209,7 +226,9 @@ export async function runHits(config: BenchConfig, runPrefix: string, redis: Red
         }
       }
       outcome.memory = { keys: keys.length, totalBytes, bytesPerEntry: totalBytes / ITEM_IDS.length, largestKeyBytes, largestKey };
-      log(`${outcome.variant.name}: ${keys.length} keys, ${(totalBytes / ITEM_IDS.length).toFixed(0)} B per entry (body ${ITEM_BODY_BYTES} B)`);
+      log(
+        `${outcome.variant.name}: ${keys.length} keys, ${(totalBytes / ITEM_IDS.length).toFixed(0)} B per entry (body ${ITEM_BODY_BYTES} B)`,
+      );
     }
   } finally {
     await Promise.all([...servers.values()].map((server) => server.stop()));
@@ -277,7 +296,12 @@ function notesFor(outcome: HitOutcome): string {
   if (clientCpu > 0.9) notes.push(`load generator at ${(clientCpu * 100).toFixed(0)}% of a core: may have capped this figure`);
   if (outcome.warm && outcome.warm.bodyMismatches > 0) notes.push(`${outcome.warm.bodyMismatches} bodies differ`);
   const xCache = outcome.warm?.xCache ?? {};
-  if (Object.keys(xCache).length > 0) notes.push(`X-Cache: ${Object.entries(xCache).map(([value, count]) => `${value} ${count}`).join(', ')}`);
+  if (Object.keys(xCache).length > 0)
+    notes.push(
+      `X-Cache: ${Object.entries(xCache)
+        .map(([value, count]) => `${value} ${count}`)
+        .join(', ')}`,
+    );
   return notes.join('; ');
 }
 
@@ -306,7 +330,22 @@ export function hitsTable(outcomes: HitOutcome[]): string {
     ];
   });
   return markdownTable(
-    ['variant', 'store', 'req/s median', 'min', 'max', 'p50 ms', 'p99 ms', 'p50 ms, 1 conn', '× bare', '× redis-floor (same client options)', 'server CPU µs/req', 'server busy', 'Redis cmds/hit', 'notes'],
+    [
+      'variant',
+      'store',
+      'req/s median',
+      'min',
+      'max',
+      'p50 ms',
+      'p99 ms',
+      'p50 ms, 1 conn',
+      '× bare',
+      '× redis-floor (same client options)',
+      'server CPU µs/req',
+      'server busy',
+      'Redis cmds/hit',
+      'notes',
+    ],
     rows,
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );

@@ -120,7 +120,10 @@ export async function runL1Staleness(config: BenchConfig, runPrefix: string): Pr
   const agentA = singleConnectionAgent();
   const agentB = singleConnectionAgent();
   try {
-    const started = await Promise.allSettled([startServer('l1-staleness', prefix, { L1_ROLE: 'a' }), startServer('l1-staleness', prefix, { L1_ROLE: 'b' })]);
+    const started = await Promise.allSettled([
+      startServer('l1-staleness', prefix, { L1_ROLE: 'a' }),
+      startServer('l1-staleness', prefix, { L1_ROLE: 'b' }),
+    ]);
     for (const result of started) if (result.status === 'fulfilled') servers.push(result.value);
     const failed = started.find((result) => result.status === 'rejected');
     if (failed) {
@@ -136,7 +139,9 @@ export async function runL1Staleness(config: BenchConfig, runPrefix: string): Pr
     await sleep(100);
     for (let i = 0; i < 3; i++) await Promise.all([getVersion(a.port, agentA), getVersion(b.port, agentB)]);
     outcome.commandsPerGet = { a: await commandsPerGet(a, agentA), b: await commandsPerGet(b, agentB) };
-    log(`quiet pass: Redis commands per GET: A ${outcome.commandsPerGet.a ?? '-'}, B ${outcome.commandsPerGet.b ?? '-'} (0: served from the in-process tier)`);
+    log(
+      `quiet pass: Redis commands per GET: A ${outcome.commandsPerGet.a ?? '-'}, B ${outcome.commandsPerGet.b ?? '-'} (0: served from the in-process tier)`,
+    );
 
     const loadSeconds = config.stalenessLoadSeconds;
     const loadEndsAt = performance.now() + loadSeconds * 1000;
@@ -268,7 +273,9 @@ export function stalenessTable(outcome: StalenessOutcome): string {
     `${formatMs(s.lowerBoundMedian, 2)} / ${formatMs(s.lowerBoundMax, 2)}`,
     String(s.polls),
     commands === null || commands === undefined ? '-' : commands.toFixed(2),
-    [s.timedOut ? `**${s.timedOut} never showed the new version within ${POLL_LIMIT_MS} ms**` : '', formatCounters(stats)].filter(Boolean).join('; '),
+    [s.timedOut ? `**${s.timedOut} never showed the new version within ${POLL_LIMIT_MS} ms**` : '', formatCounters(stats)]
+      .filter(Boolean)
+      .join('; '),
   ];
   return markdownTable(
     [
@@ -310,7 +317,7 @@ export function stalenessLoadLine(outcome: StalenessOutcome, connections: number
     '',
     `B's tier dropped the namespace on the clear's message ${formatMs(bDropLag.median, 2)} ms after the PUT's response reached the client (median; min ${formatMs(bDropLag.min, 2)}, max ${formatMs(bDropLag.max, 2)} ms, ` +
       `${bDropLag.count} of ${outcome.mutations.length} mutations timed; negative: before the client had the response). ` +
-      'This is read from the cache\'s own debug line in B, stamped on the clock both processes share: the pub/sub delivery the windows depend on, queueing in B included.' +
+      "This is read from the cache's own debug line in B, stamped on the clock both processes share: the pub/sub delivery the windows depend on, queueing in B included." +
       ordering,
     '',
     control

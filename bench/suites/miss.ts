@@ -43,7 +43,11 @@ export interface MissOutcome {
 // A new query value per request: ours never finds an entry, the uncached server ignores it.
 const missPath = (n: number) => `/miss?n=${n}`;
 
-async function measureRound(server: ServerHandle, connections: number, seconds: number): Promise<{ round: MissRound; handlerCalls: number }> {
+async function measureRound(
+  server: ServerHandle,
+  connections: number,
+  seconds: number,
+): Promise<{ round: MissRound; handlerCalls: number }> {
   const before = await server.stats();
   const load = await runLoad({ port: server.port, paths: missPath, connections, seconds });
   const after = await server.stats();
@@ -73,7 +77,10 @@ export async function runMiss(config: BenchConfig, runPrefix: string): Promise<M
     }
 
     const totals = new Map<string, { calls: number; ok: number }>();
-    for (const [level, connections] of [['loaded', config.connections], ['single', 1]] as const) {
+    for (const [level, connections] of [
+      ['loaded', config.connections],
+      ['single', 1],
+    ] as const) {
       for (let round = 0; round < config.rounds; round++) {
         const order = live.map((_, i) => live[(i + round) % live.length] as MissOutcome);
         for (const outcome of order) {
@@ -156,11 +163,22 @@ export function missTable(outcomes: MissOutcome[], connections: number): string 
       `${formatRate(rate.min)}–${formatRate(rate.max)}`,
       formatRatio(rate.median / baseRate),
       formatMs(median(outcome.rounds.map((round) => round.serverCpuMicrosPerRequest)), 0),
-      formatMs(single((round) => round.p50Ms), 3),
-      formatMs(single((round) => round.p99Ms), 3),
+      formatMs(
+        single((round) => round.p50Ms),
+        3,
+      ),
+      formatMs(
+        single((round) => round.p99Ms),
+        3,
+      ),
       outcome === base ? '-' : `${formatMs(single((round) => round.p50Ms) - baseSingleP50, 3)} ms`,
-      formatMs(single((round) => round.serverCpuMicrosPerRequest), 0),
-      outcome.redisCommandsPerRequest === null || outcome.redisCommandsPerRequest === undefined ? '-' : outcome.redisCommandsPerRequest.toFixed(2),
+      formatMs(
+        single((round) => round.serverCpuMicrosPerRequest),
+        0,
+      ),
+      outcome.redisCommandsPerRequest === null || outcome.redisCommandsPerRequest === undefined
+        ? '-'
+        : outcome.redisCommandsPerRequest.toFixed(2),
       [
         outcome.handlerCallsPerRequest === undefined ? '' : `handler calls/request ${outcome.handlerCallsPerRequest.toFixed(3)}`,
         formatCounters(outcome.cacheStats),

@@ -151,15 +151,20 @@ async function calibrate(shop: ShopProcess, snapshot: ShopSnapshot): Promise<Rec
   const measure = async (name: string, method: string, path: string, body?: Record<string, unknown>, expectCache?: string) => {
     const before = (await statsOf(shop)).queries;
     const res = await oneRequest(shop.port, method, path, body);
-    if (expectCache && res.cache !== expectCache) throw new Error(`calibration ${name}: ${method} ${path} answered X-Cache ${res.cache}, not ${expectCache}`);
+    if (expectCache && res.cache !== expectCache)
+      throw new Error(`calibration ${name}: ${method} ${path} answered X-Cache ${res.cache}, not ${expectCache}`);
     costs[name] = (await statsOf(shop)).queries - before;
     return res.status;
   };
   const clear = await rawRequest(shop.port, '/admin/cache/clear', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   if (clear.status !== 200) throw new Error(`calibration: POST /admin/cache/clear answered ${clear.status}`);
   const reads: Record<ReadKind, string> = {
-    detail: '/courses/3', slug: `/courses/slug/${snapshot.items.courses.find((item) => item.id === 5)?.slug ?? 'missing'}`, list: '/courses', count: '/courses/count',
-    holders: '/courses/3/enrollments/count', 'user-list': '/users/3/enrollments',
+    detail: '/courses/3',
+    slug: `/courses/slug/${snapshot.items.courses.find((item) => item.id === 5)?.slug ?? 'missing'}`,
+    list: '/courses',
+    count: '/courses/count',
+    holders: '/courses/3/enrollments/count',
+    'user-list': '/users/3/enrollments',
   };
   for (const [kind, path] of Object.entries(reads)) {
     await measure(`read ${kind} (miss)`, 'GET', path, undefined, 'MISS');
@@ -170,7 +175,13 @@ async function calibrate(shop: ShopProcess, snapshot: ShopSnapshot): Promise<Rec
   await measure('read 404', 'GET', '/courses/999999');
   await measure('PUT title', 'PUT', '/courses/3', { title: 'Calibrated title' });
   await measure('PUT price', 'PUT', '/courses/3', { price: 12.5 });
-  await measure('POST create', 'POST', '/courses', { title: 'Calibration', slug: 'calibration-course', price: 1, duration_hours: 1, level: 'beginner' });
+  await measure('POST create', 'POST', '/courses', {
+    title: 'Calibration',
+    slug: 'calibration-course',
+    price: 1,
+    duration_hours: 1,
+    level: 'beginner',
+  });
   await measure('DELETE', 'DELETE', '/courses/4');
   await measure('hold 201', 'POST', '/users/4999/enrollments', { course_id: 499 });
   await measure('hold 409', 'POST', '/users/4999/enrollments', { course_id: 499 });
@@ -178,7 +189,12 @@ async function calibrate(shop: ShopProcess, snapshot: ShopSnapshot): Promise<Rec
 }
 
 /** One request outside the load, on a fresh connection: its status and X-Cache. */
-function oneRequest(port: number, method: string, path: string, body?: Record<string, unknown>): Promise<{ status: number; cache: string }> {
+function oneRequest(
+  port: number,
+  method: string,
+  path: string,
+  body?: Record<string, unknown>,
+): Promise<{ status: number; cache: string }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const headers = payload ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {};
@@ -260,7 +276,12 @@ function summarizeVariant(
 }
 
 /** The oracle's statements: its misses at the measured cost of a miss of each class, and every write at its measured cost. */
-function oracleStatements(oracle: OracleOutcome, sequence: readonly ShopRequest[], statuses: Uint16Array, costs: Record<string, number>): number {
+function oracleStatements(
+  oracle: OracleOutcome,
+  sequence: readonly ShopRequest[],
+  statuses: Uint16Array,
+  costs: Record<string, number>,
+): number {
   let total = 0;
   for (const [kind, misses] of Object.entries(oracle.missesByKind)) total += misses * (costs[`read ${kind} (miss)`] ?? NaN);
   total += oracle.uncacheable * (costs['read 404'] ?? NaN);
@@ -270,7 +291,15 @@ function oracleStatements(oracle: OracleOutcome, sequence: readonly ShopRequest[
     const status = statuses[index] ?? 0;
     const ok = status >= 200 && status < 300;
     // The oracle's writes cost what the write itself needs (the tags run's), with nothing spent on finding what to clear.
-    const name = !ok ? 'hold 409' : write.type === 'update' ? 'PUT price' : write.type === 'delete' ? 'DELETE' : write.type === 'create' ? 'POST create' : 'hold 201';
+    const name = !ok
+      ? 'hold 409'
+      : write.type === 'update'
+        ? 'PUT price'
+        : write.type === 'delete'
+          ? 'DELETE'
+          : write.type === 'create'
+            ? 'POST create'
+            : 'hold 201';
     total += costs[name] ?? NaN;
   });
   return total;
@@ -337,8 +366,14 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
         );
         shops.push(...started);
         const before = await totalQueries(shops);
-        console.log(`[shop] ${variant.name}: ${sequence.length} requests over ${config.shopConnections} connections to ${INSTANCES} instances`);
-        const record = await driveSequence(shops.map((shop) => shop.port), sequence, config.shopConnections);
+        console.log(
+          `[shop] ${variant.name}: ${sequence.length} requests over ${config.shopConnections} connections to ${INSTANCES} instances`,
+        );
+        const record = await driveSequence(
+          shops.map((shop) => shop.port),
+          sequence,
+          config.shopConnections,
+        );
         const statements = (await totalQueries(shops)) - before;
         const counters: Record<string, number> = {};
         for (const shop of shops) {
@@ -374,7 +409,10 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
     };
     for (const variant of SHOP_VARIANTS) {
       const run = records.get(variant.name);
-      if (run) outcome.variants.push(summarizeVariant(variant, sequence, run.record, oracle, run.statements, run.calibration, config.shopConnections));
+      if (run)
+        outcome.variants.push(
+          summarizeVariant(variant, sequence, run.record, oracle, run.statements, run.calibration, config.shopConnections),
+        );
     }
     outcome.variants.sort((a, b) => SHOP_VARIANTS.findIndex((v) => v.name === a.name) - SHOP_VARIANTS.findIndex((v) => v.name === b.name));
     return outcome;
@@ -391,13 +429,29 @@ export async function runShop(config: BenchConfig, runPrefix: string): Promise<S
 
 function emptyVariant(variant: (typeof SHOP_VARIANTS)[number]): ShopVariantOutcome {
   return {
-    name: variant.name, label: variant.label, reads: 0, hits: 0, untouchedReads: 0, untouchedHits: 0, untouchedMissesInFlight: 0, untouchedMissesByKind: {}, statements: NaN,
-    readP50Ms: NaN, readP99Ms: NaN, writeP50Ms: NaN, seconds: NaN, cacheCounts: {}, statusCounts: {}, errors: 0, calibration: {},
+    name: variant.name,
+    label: variant.label,
+    reads: 0,
+    hits: 0,
+    untouchedReads: 0,
+    untouchedHits: 0,
+    untouchedMissesInFlight: 0,
+    untouchedMissesByKind: {},
+    statements: NaN,
+    readP50Ms: NaN,
+    readP99Ms: NaN,
+    writeP50Ms: NaN,
+    seconds: NaN,
+    cacheCounts: {},
+    statusCounts: {},
+    errors: 0,
+    calibration: {},
   };
 }
 
 const percent = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');
-const perThousand = (statements: number, reads: number): string => (reads > 0 && Number.isFinite(statements) ? ((1000 * statements) / reads).toFixed(1) : '-');
+const perThousand = (statements: number, reads: number): string =>
+  reads > 0 && Number.isFinite(statements) ? ((1000 * statements) / reads).toFixed(1) : '-';
 
 /** Statements of a variant over the oracle's. */
 export function shopStatementRatio(outcome: ShopOutcome, name: string): number {
@@ -423,10 +477,16 @@ export function shopTable(outcome: ShopOutcome): string {
       `${(variant.statements / (outcome.oracle?.statements ?? NaN)).toFixed(2)}×`,
       formatMs(variant.readP50Ms),
       formatMs(variant.readP99Ms),
-      `untouched misses ${variant.untouchedReads - variant.untouchedHits} (${Object.entries(variant.untouchedMissesByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')}; ` +
+      `untouched misses ${variant.untouchedReads - variant.untouchedHits} (${Object.entries(variant.untouchedMissesByKind)
+        .map(([kind, n]) => `${kind} ${n}`)
+        .join(', ')}; ` +
         `${variant.untouchedMissesInFlight} within ${2 * outcome.connections} requests of the previous read); ` +
-        Object.entries(variant.cacheCounts).map(([name, count]) => `${name} ${count}`).join(', ') +
-        `; answers ${Object.entries(variant.statusCounts).map(([name, count]) => `${name} ${count}`).join(', ')}` +
+        Object.entries(variant.cacheCounts)
+          .map(([name, count]) => `${name} ${count}`)
+          .join(', ') +
+        `; answers ${Object.entries(variant.statusCounts)
+          .map(([name, count]) => `${name} ${count}`)
+          .join(', ')}` +
         `; ${Math.round(outcome.requests / variant.seconds)} req/s` +
         (variant.errors ? `; ${variant.errors} errors` : ''),
     ];
@@ -445,7 +505,16 @@ export function shopTable(outcome: ShopOutcome): string {
     ]);
   }
   return markdownTable(
-    ['variant', 'hit ratio', 'hits on untouched entries', 'SQL statements / 1,000 reads', 'SQL × oracle', 'read p50 ms', 'read p99 ms', 'notes'],
+    [
+      'variant',
+      'hit ratio',
+      'hits on untouched entries',
+      'SQL statements / 1,000 reads',
+      'SQL × oracle',
+      'read p50 ms',
+      'read p99 ms',
+      'notes',
+    ],
     rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
@@ -464,10 +533,16 @@ export function shopCalibrationTable(outcome: ShopOutcome): string {
 
 /** The request mix, for the method text. */
 export function shopMixLine(outcome: ShopOutcome): string {
-  const writes = Object.entries(outcome.writes).map(([name, count]) => `${name} ${count}`).join(', ');
-  const readShares = Object.entries(READ_MIX).map(([kind, share]) => `${kind} ${share}%`).join(', ');
-  return `${outcome.requests.toLocaleString('en-US')} requests (seed ${outcome.seed}): ${outcome.reads.toLocaleString('en-US')} reads (${readShares}; ` +
-    `${LIST_PATHS.length} list routes, ${COUNT_PATHS.length} counts) and writes: ${writes}.`;
+  const writes = Object.entries(outcome.writes)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
+  const readShares = Object.entries(READ_MIX)
+    .map(([kind, share]) => `${kind} ${share}%`)
+    .join(', ');
+  return (
+    `${outcome.requests.toLocaleString('en-US')} requests (seed ${outcome.seed}): ${outcome.reads.toLocaleString('en-US')} reads (${readShares}; ` +
+    `${LIST_PATHS.length} list routes, ${COUNT_PATHS.length} counts) and writes: ${writes}.`
+  );
 }
 
 /** The shop's section of RESULTS.md (also copied into the README's notes). */
@@ -490,7 +565,7 @@ export function shopSection(outcome: ShopOutcome): string[] {
       '**Hits on untouched entries**: over the reads the oracle serves from cache, i.e. of an entry read before and changed by no write since, the share this variant served as a hit. ' +
       '**SQL statements**: every statement the three instances sent during the sequence (the app counts each one through its Db; GET /stats before and after), writes included, per 1,000 reads.',
     '- **Oracle**: bench/lib/shop-oracle.ts replays the same sequence against a model of which rows each entry shows (details: the row, updated_at included; catalog lists: title and price of their rows; ' +
-      'users\' lists: their holdings and those items\' titles; holder counts: the holdings), with each write\'s status from the tags run, and keeps an entry until a write really changed it. ' +
+      "users' lists: their holdings and those items' titles; holder counts: the holdings), with each write's status from the tags run, and keeps an entry until a write really changed it. " +
       'Its statements are its misses at the statements a miss of that route costs, plus every write at what the write itself costs in the tags app, both measured one request at a time after the run (table below). ' +
       'It is sequential: the real runs, 16 requests at a time, also miss on an entry a concurrent request is still filling, which the oracle does not.',
     `- Goals: with tags, at least 95% hits on untouched entries: **${Number.isFinite(untouched) ? `${(100 * untouched).toFixed(1)}%, ${untouched >= 0.95 ? 'met' : 'not met'}` : 'n/a'}**; ` +

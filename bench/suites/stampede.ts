@@ -3,7 +3,7 @@
 // per expiry and the latency tail across expiries, with staleTtl 5 s and
 // without it.
 
-import { NotAvailable, startServer } from '../lib/child';
+import { NotAvailable, type ServerHandle, startServer } from '../lib/child';
 import type { BenchConfig } from '../lib/config';
 import { runLoad, type LoadResult, type LoadSamples } from '../lib/load';
 import { describeError } from '../lib/protocol';
@@ -74,7 +74,7 @@ export async function runStampede(config: BenchConfig, runPrefix: string): Promi
   for (const variant of STAMPEDE_VARIANTS) {
     const outcome: StampedeOutcome = { name: variant.name, label: variant.label };
     outcomes.push(outcome);
-    let server;
+    let server: ServerHandle;
     try {
       server = await startServer('stampede-ours', `${runPrefix}:${variant.name}`, { STAMPEDE_STALE_TTL: variant.staleTtl });
     } catch (error) {
@@ -101,7 +101,14 @@ export async function runStampede(config: BenchConfig, runPrefix: string): Promi
       outcome.handlerCalls = after.handlerCalls - before.handlerCalls;
       const found = bursts(times);
       outcome.bursts = found.map((burst) => burst.size);
-      if (samples) Object.assign(outcome, splitByExpiry(samples, found.map((burst) => burst.startMs)));
+      if (samples)
+        Object.assign(
+          outcome,
+          splitByExpiry(
+            samples,
+            found.map((burst) => burst.startMs),
+          ),
+        );
       const { callTimesMs: _times, ...stats } = after.extra ?? {};
       outcome.cacheStats = stats;
       console.log(

@@ -110,7 +110,9 @@ async function main(): Promise<void> {
     for (const entries of sizes) {
       console.log(`[invalidation] ${entries} entries: filling and clearing ${entries >= 100_000 ? runsLarge : runs} times`);
       const size = await measure(redis, basePrefix, entries, entries >= 100_000 ? runsLarge : runs);
-      console.log(`[invalidation] ${entries} entries: done (fill ${size.fillSeconds.toFixed(1)} s, ${size.keysAfterFill} keys, median clear ${median(size.timesMs).toFixed(3)} ms)`);
+      console.log(
+        `[invalidation] ${entries} entries: done (fill ${size.fillSeconds.toFixed(1)} s, ${size.keysAfterFill} keys, median clear ${median(size.timesMs).toFixed(3)} ms)`,
+      );
       results.push(size);
     }
     await send({ type: 'result', data: results });

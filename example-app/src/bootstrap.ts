@@ -110,9 +110,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       : 'database: PGlite, PostgreSQL in WebAssembly inside this process, in memory (set DATABASE_URL to use a PostgreSQL server)',
   );
   logger.info(
-    redisUrl
-      ? `cache store: Redis at ${redact(redisUrl)}`
-      : 'cache store: in-memory, this process only (set REDIS_URL to use Redis)',
+    redisUrl ? `cache store: Redis at ${redact(redisUrl)}` : 'cache store: in-memory, this process only (set REDIS_URL to use Redis)',
   );
 
   const db = withReadDelay(await openDatabase(databaseUrl, options.useSnapshot ?? true, logger), options.readDelayMs);
@@ -130,8 +128,14 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     logger.info('redis reachable again');
   });
   const timeoutMs = options.cacheTimeoutMs ?? (process.env.CACHE_TIMEOUT_MS ? Number(process.env.CACHE_TIMEOUT_MS) : undefined);
-  const cache = createCache({ ...(redis ? { redis } : {}), prefix, logger: cacheLogger, metrics: { registry }, ...(timeoutMs ? { timeoutMs } : {}),
-    ...(options.l1 ? { l1: options.l1 } : {}) });
+  const cache = createCache({
+    ...(redis ? { redis } : {}),
+    prefix,
+    logger: cacheLogger,
+    metrics: { registry },
+    ...(timeoutMs ? { timeoutMs } : {}),
+    ...(options.l1 ? { l1: options.l1 } : {}),
+  });
   const close = async (): Promise<void> => {
     await cache.close();
     // QUIT would wait in the offline queue for a Redis that is down; only a live connection gets one.
@@ -148,9 +152,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     logger.info('seed: checking for an empty database');
     const started = performance.now();
     const seeded = await seedIfEmpty(db);
-    logger.info(
-      seeded ? `seeded an empty database in ${Math.round(performance.now() - started)} ms` : 'seed: database already has data',
-    );
+    logger.info(seeded ? `seeded an empty database in ${Math.round(performance.now() - started)} ms` : 'seed: database already has data');
 
     const app = createApp({ db, cache, logger, redis, registry, invalidation: options.invalidation, adminToken: options.adminToken });
     logger.info(`warmup: warming ${warmupTargets.length} targets`);

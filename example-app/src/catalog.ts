@@ -44,8 +44,7 @@ const commonFields: FieldRules = {
 export const courses: CatalogSpec = {
   name: 'courses',
   ttlSeconds: ttlSeconds.courses,
-  listColumns:
-    'id, title, slug, price::float8 AS price, image_url, level, duration_hours::float8 AS duration_hours, is_published',
+  listColumns: 'id, title, slug, price::float8 AS price, image_url, level, duration_hours::float8 AS duration_hours, is_published',
   detailColumns:
     'id, title, slug, description, price::float8 AS price, image_url, curriculum, ' +
     'duration_hours::float8 AS duration_hours, level, is_published, created_at, updated_at',

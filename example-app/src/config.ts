@@ -38,7 +38,8 @@ export function l1FromEnv(value: string | undefined): CacheOptions['l1'] {
 export function readDelayFromEnv(value: string | undefined): number | undefined {
   if (!value) return undefined;
   const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`SHOP_READ_DELAY_MS must be a number of milliseconds, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new TypeError(`SHOP_READ_DELAY_MS must be a number of milliseconds, got ${JSON.stringify(value)}`);
   return ms;
 }
 

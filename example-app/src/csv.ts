@@ -16,7 +16,7 @@ export function parseCsv(text: string): string[][] {
     field = '';
   };
   while (i < text.length) {
-    const char = text[i]!;
+    const char = text.charAt(i);
     if (quoted) {
       if (char === '"' && text[i + 1] === '"') {
         field += '"';

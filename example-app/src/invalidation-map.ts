@@ -75,7 +75,8 @@ function filteredListTags(change: CatalogChange): string[] {
     tags.push(...(touches('type') ? productTypes : [String(row.type)]).map(tag.productType));
   }
   if (spec.name === 'events') {
-    const upcoming = row.event_date instanceof Date ? row.event_date.getTime() > Date.now() : Date.parse(String(row.event_date)) > Date.now();
+    const upcoming =
+      row.event_date instanceof Date ? row.event_date.getTime() > Date.now() : Date.parse(String(row.event_date)) > Date.now();
     // A moved date may have taken the event out of the upcoming list: its old date is not known, so clear it.
     if (upcoming || touches('event_date')) tags.push(tag.upcomingEvents);
   }
@@ -127,10 +128,12 @@ function holdingTags(spec: CatalogSpec): ClearsOf {
 }
 
 /** Tags of the courses a bulk import updated: users' lists show them (the namespace clear covers the catalog). */
-const importedSummaries = (spec: CatalogSpec): ClearsOf => (req) => {
-  const ids: unknown = req.res?.locals.updatedIds;
-  return Array.isArray(ids) ? ids.map((id) => tag.summary(spec, String(id))) : [];
-};
+const importedSummaries =
+  (spec: CatalogSpec): ClearsOf =>
+  (req) => {
+    const ids: unknown = req.res?.locals.updatedIds;
+    return Array.isArray(ids) ? ids.map((id) => tag.summary(spec, String(id))) : [];
+  };
 
 /** One mutation's row: `tags` and `namespaces` as the shop clears today (either or both), `before` the namespace-only map. */
 export interface Clears {

@@ -26,7 +26,13 @@ export interface ServerLoggers {
  * at `level`, by default LOG_LEVEL or 'info'. LOG_LEVEL=debug adds one line
  * per cache decision; LOG_LEVEL=silent turns everything off.
  */
-export function createServerLoggers({ level = process.env.LOG_LEVEL || 'info', destination }: { level?: string; destination?: DestinationStream } = {}): ServerLoggers {
+export function createServerLoggers({
+  level = process.env.LOG_LEVEL || 'info',
+  destination,
+}: {
+  level?: string;
+  destination?: DestinationStream;
+} = {}): ServerLoggers {
   const options = { level, base: { app: 'shop', pid: process.pid } };
   const root = destination ? pino(options, destination) : pino(options);
   return { pino: root, shop: shopLoggerFrom(root), cache: root.child({ component: 'cache' }) };

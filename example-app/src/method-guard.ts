@@ -45,6 +45,9 @@ export function methodGuard(router: Router): RequestHandler {
     if (allowed === undefined || allowed.size === 0 || allowed.has(req.method)) return next();
     const allow = [...allowed].join(', ');
     const path = req.originalUrl.split('?')[0];
-    res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${path}; allowed: ${allow}` });
+    res
+      .status(405)
+      .set('Allow', allow)
+      .json({ error: `method ${req.method} not allowed on ${path}; allowed: ${allow}` });
   };
 }

@@ -14,9 +14,7 @@ const migrationLockId = 7_355_608;
 
 /** Applies the migrations not yet recorded; returns the ids it applied. */
 export async function migrate(db: Db): Promise<string[]> {
-  await db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-  );
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
   const { rows } = await db.query<{ id: string }>('SELECT id FROM schema_migrations');
   const applied = new Set(rows.map((row) => row.id));
   const files = readdirSync(migrationsDir)

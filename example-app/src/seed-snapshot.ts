@@ -30,8 +30,13 @@ export interface SnapshotManifest {
 export function snapshotFingerprint(): string {
   const hash = createHash('sha256');
   const migrations = join(__dirname, 'migrations');
-  for (const file of readdirSync(migrations).filter((name) => name.endsWith('.sql')).sort()) {
-    hash.update(`${file}\0`).update(readFileSync(join(migrations, file))).update('\0');
+  for (const file of readdirSync(migrations)
+    .filter((name) => name.endsWith('.sql'))
+    .sort()) {
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(migrations, file)))
+      .update('\0');
   }
   hash.update(readFileSync(join(__dirname, 'seed.ts'))).update('\0');
   // PGlite's exports map hides its package.json; its main file sits in dist/.
@@ -58,8 +63,5 @@ export async function moveEventsToToday(db: Db, seededDay: string): Promise<void
      UPDATE events SET event_date = event_date + (SELECT by FROM shift)`,
     [seededDay],
   );
-  await db.query(
-    `UPDATE bookings SET booked_at = booked_at + (date_trunc('day', now()) - $1::timestamptz)`,
-    [seededDay],
-  );
+  await db.query(`UPDATE bookings SET booked_at = booked_at + (date_trunc('day', now()) - $1::timestamptz)`, [seededDay]);
 }

@@ -124,8 +124,8 @@ export const maxBodyDepth = 32;
 /** Whether `value` nests arrays or objects deeper than `max`; iterative, so no body can overflow the stack here. */
 function nestedDeeperThan(value: unknown, max: number): boolean {
   const pending: Array<[unknown, number]> = [[value, 1]];
-  while (pending.length > 0) {
-    const [current, depth] = pending.pop()!;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [current, depth] = next;
     if (current === null || typeof current !== 'object') continue;
     if (depth > max) return true;
     for (const child of Object.values(current)) pending.push([child, depth + 1]);

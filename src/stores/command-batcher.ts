@@ -44,7 +44,7 @@ export function batchCommands<T extends Redis | Cluster>(client: T): T {
     // Only direct writes on a ready connection; a pipeline's own stream (args[1]) or the offline queue is left alone.
     if (corked === undefined && args[1] === undefined && redis.status === 'ready') {
       const socket = (redis as unknown as { stream?: Socket }).stream;
-      if (socket !== undefined && socket.writable) {
+      if (socket?.writable) {
         socket.cork();
         corked = socket;
         setImmediate(flush);

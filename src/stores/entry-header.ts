@@ -76,7 +76,10 @@ export function decodeEntryHeader(value: Buffer): EntryHeader | null {
   let at = TAG_COUNT_OFFSET + 1;
   for (let i = 0; i < count; i++) {
     const size = value[at + TOKEN_LENGTH]!;
-    tags.push({ token: value.toString('latin1', at, at + TOKEN_LENGTH), encoded: value.toString('latin1', at + TOKEN_LENGTH + 1, at + TOKEN_LENGTH + 1 + size) });
+    tags.push({
+      token: value.toString('latin1', at, at + TOKEN_LENGTH),
+      encoded: value.toString('latin1', at + TOKEN_LENGTH + 1, at + TOKEN_LENGTH + 1 + size),
+    });
     at += TOKEN_LENGTH + 1 + size;
   }
   return {
@@ -92,6 +95,7 @@ export function decodeEntryHeader(value: Buffer): EntryHeader | null {
 export function uniqueEncodedTags(tags: readonly string[] | undefined): string[] {
   if (tags === undefined || tags.length === 0) return [];
   const encoded = [...new Set(tags.map(encodeTag))];
-  if (encoded.length > MAX_TAGS_PER_ENTRY) throw new RangeError(`an entry carries at most ${MAX_TAGS_PER_ENTRY} tags (got ${encoded.length})`);
+  if (encoded.length > MAX_TAGS_PER_ENTRY)
+    throw new RangeError(`an entry carries at most ${MAX_TAGS_PER_ENTRY} tags (got ${encoded.length})`);
   return encoded;
 }

@@ -12,8 +12,15 @@ import { encodeKey, encodePart } from '../keys';
 import { uniqueToken } from '../tokens';
 import { uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillTicket, type LockKind, type LookupEntryOptions, type Store,
-  type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros,
+  type ClearOptions,
+  type EntryLookup,
+  type FillTicket,
+  type LockKind,
+  type LookupEntryOptions,
+  type Store,
+  type WriteEntryOptions,
+  type WriteOutcome,
 } from './store';
 
 interface NamespaceRecord {
@@ -123,21 +130,28 @@ export class MemoryStore implements Store {
     let ns = this.namespaceRecords.get(namespace);
     let all = this.allRecord.get('all');
     const entry = ns && all ? this.entries.get(id) : undefined;
-    const status = entry ? this.check(entry, ns!, all!) : 'miss';
-    if (status !== 'miss') {
-      const tags = entry!.tags.map((tag) => tag.encoded);
-      return { status, payload: entry!.payload, ticket: ticketOf(ns!, all!, this.nowClock()), lock: 'free', tags };
+    if (entry && ns && all) {
+      const status = this.check(entry, ns, all);
+      if (status !== 'miss') {
+        const tags = entry.tags.map((tag) => tag.encoded);
+        return { status, payload: entry.payload, ticket: ticketOf(ns, all, this.nowClock()), lock: 'free', tags };
+      }
     }
     const fill = options.fill;
     if (fill !== undefined) {
       // Created with the short fill TTL, or kept at least that long: only a write makes them outlive an entry.
-      if (!all) this.allRecord.set('all', (all = { token: uniqueToken(), clock: this.nowClock() }), { ttl: ms(fill.fillTtlMs) });
-      else atLeast(this.allRecord, 'all', fill.fillTtlMs);
-      if (!ns) this.namespaceRecords.set(namespace, (ns = { token: uniqueToken(), soft: 0 }), { ttl: ms(fill.fillTtlMs) });
-      else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
+      if (!all) {
+        all = { token: uniqueToken(), clock: this.nowClock() };
+        this.allRecord.set('all', all, { ttl: ms(fill.fillTtlMs) });
+      } else atLeast(this.allRecord, 'all', fill.fillTtlMs);
+      if (!ns) {
+        ns = { token: uniqueToken(), soft: 0 };
+        this.namespaceRecords.set(namespace, ns, { ttl: ms(fill.fillTtlMs) });
+      } else atLeast(this.namespaceRecords, namespace, fill.fillTtlMs);
     }
     let lock: EntryLookup['lock'] = this.liveLock(`fill:${id}`) ? 'busy' : 'free';
-    if (fill?.lockToken !== undefined) lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
+    if (fill?.lockToken !== undefined)
+      lock = (await this.acquireLock(namespace, key, 'fill', fill.lockToken, fill.lockTtlMs)) ? 'taken' : 'busy';
     return { status: 'miss', payload: null, ticket: ns && all ? ticketOf(ns, all, this.nowClock()) : null, lock, tags: [] };
   }
 
@@ -167,7 +181,8 @@ export class MemoryStore implements Store {
     if (tags.length > 0 && this.nowClock() - started >= maxAge) return 'cleared-since-fill';
     const recordTtl = ms(options.ttlMs);
     const found = tags.map((encoded) => this.tagRecords.get(encoded));
-    const cleared = (record: TagRecord | undefined): boolean => record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
+    const cleared = (record: TagRecord | undefined): boolean =>
+      record !== undefined && (record.cleared > fillClock || record.soft > fillClock);
     if (found.some(cleared)) return 'cleared-since-fill';
     const headerTags: HeaderTag[] = [];
     for (const [i, encoded] of tags.entries()) {
@@ -179,7 +194,11 @@ export class MemoryStore implements Store {
       }
       headerTags.push({ encoded, token: record.token });
     }
-    this.entries.set(id, { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload }, { ttl: recordTtl });
+    this.entries.set(
+      id,
+      { generation: ns.token, allGeneration: all.token, clock: fillClock, tags: headerTags, payload },
+      { ttl: recordTtl },
+    );
     // A payload larger than the whole store is refused by lru-cache; that is a not-stored, not an error.
     if (!this.entries.has(id)) return 'generation-changed';
     for (const tag of headerTags) atLeast(this.tagRecords, tag.encoded, recordTtl);

@@ -34,13 +34,39 @@ import { allKey, encodeKey, namespaceKeys, tagKeyPrefix, type NamespaceKeys } fr
 import { LRUCache } from 'lru-cache';
 import { batchCommands } from './command-batcher';
 import { uniqueToken } from '../tokens';
-import { decodeEntryHeader, encodeEntryHeader, TAG_COUNT_OFFSET, TOKEN_LENGTH, TOKEN_PLACEHOLDER, uniqueEncodedTags, type HeaderTag } from './entry-header';
 import {
-  BUMP_CLOCK, CLEAR_ALL, CLEAR_ONE_NODE, CLEAR_RECORD, ENSURE_TAG, LOOKUP_ONE_NODE, LOOKUP_SLOT, READ_ALL, TOUCH_ALL, WRITE_ONE_NODE, WRITE_SLOT,
+  decodeEntryHeader,
+  encodeEntryHeader,
+  TAG_COUNT_OFFSET,
+  TOKEN_LENGTH,
+  TOKEN_PLACEHOLDER,
+  uniqueEncodedTags,
+  type HeaderTag,
+} from './entry-header';
+import {
+  BUMP_CLOCK,
+  CLEAR_ALL,
+  CLEAR_ONE_NODE,
+  CLEAR_RECORD,
+  ENSURE_TAG,
+  LOOKUP_ONE_NODE,
+  LOOKUP_SLOT,
+  READ_ALL,
+  TOUCH_ALL,
+  WRITE_ONE_NODE,
+  WRITE_SLOT,
 } from './redis-scripts';
 import {
-  maxFillAgeMicros, type ClearOptions, type EntryLookup, type FillLockState, type FillTicket, type LockKind, type LookupEntryOptions,
-  type Store, type WriteEntryOptions, type WriteOutcome,
+  maxFillAgeMicros,
+  type ClearOptions,
+  type EntryLookup,
+  type FillLockState,
+  type FillTicket,
+  type LockKind,
+  type LookupEntryOptions,
+  type Store,
+  type WriteEntryOptions,
+  type WriteOutcome,
 } from './store';
 
 const RELEASE_SCRIPT = `
@@ -85,17 +111,43 @@ interface ScriptedClient {
 function defineScripts(client: Redis | Cluster): Redis & ScriptedClient {
   const c = client as unknown as Redis & Partial<ScriptedClient>;
   // Several caches may share one client; the scripts are the same, define them once.
-  if (typeof c.expressCacheAsideRelease !== 'function') c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+  if (typeof c.expressCacheAsideRelease !== 'function')
+    c.defineCommand('expressCacheAsideRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   if (typeof c.expressCacheAsideHold !== 'function') c.defineCommand('expressCacheAsideHold', { numberOfKeys: 1, lua: HOLD_SCRIPT });
   const v2: Array<[string, number | undefined, string]> = [
-    ['ecaLookupOneNode', 4, LOOKUP_ONE_NODE], ['ecaLookupSlot', 3, LOOKUP_SLOT], ['ecaReadAll', 1, READ_ALL],
-    ['ecaWriteOneNode', 4, WRITE_ONE_NODE], ['ecaWriteSlot', 3, WRITE_SLOT], ['ecaTouchAll', 1, TOUCH_ALL], ['ecaEnsureTag', 1, ENSURE_TAG],
-    ['ecaBumpClock', 1, BUMP_CLOCK], ['ecaClearRecord', 1, CLEAR_RECORD], ['ecaClearOneNode', undefined, CLEAR_ONE_NODE], ['ecaClearAll', 1, CLEAR_ALL],
+    ['ecaLookupOneNode', 4, LOOKUP_ONE_NODE],
+    ['ecaLookupSlot', 3, LOOKUP_SLOT],
+    ['ecaReadAll', 1, READ_ALL],
+    ['ecaWriteOneNode', 4, WRITE_ONE_NODE],
+    ['ecaWriteSlot', 3, WRITE_SLOT],
+    ['ecaTouchAll', 1, TOUCH_ALL],
+    ['ecaEnsureTag', 1, ENSURE_TAG],
+    ['ecaBumpClock', 1, BUMP_CLOCK],
+    ['ecaClearRecord', 1, CLEAR_RECORD],
+    ['ecaClearOneNode', undefined, CLEAR_ONE_NODE],
+    ['ecaClearAll', 1, CLEAR_ALL],
   ];
   for (const [name, numberOfKeys, lua] of v2) {
-    if (typeof (c as unknown as Record<string, unknown>)[name] !== 'function') c.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+    if (typeof (c as unknown as Record<string, unknown>)[name] !== 'function')
+      c.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   }
   return c as Redis & ScriptedClient;
+}
+
+/** One entry write, worked out once: what both write paths need. */
+interface EntryWrite {
+  keys: NamespaceKeys;
+  encoded: string;
+  ticket: FillTicket;
+  payload: Buffer;
+  tags: string[];
+  /** Milliseconds, for the entry and for the records it creates or touches. */
+  entryTtl: number;
+  recordTtl: number;
+  /** The oldest fill the scripts accept, in µs of the store's clock. */
+  maxAge: number;
+  started: string;
+  release: string;
 }
 
 /** A Store on Redis through ioredis. */
@@ -115,7 +167,10 @@ export class RedisStore implements Store {
   private readonly allKey: string;
   private readonly tagPrefix: string;
 
-  constructor(client: Redis | Cluster, private readonly prefix: string) {
+  constructor(
+    client: Redis | Cluster,
+    private readonly prefix: string,
+  ) {
     // Commands of one event-loop turn share a socket write (command-batcher.ts); state and listeners stay on `client`.
     this.client = defineScripts(batchCommands(client));
     this.cluster = (client as { isCluster?: boolean }).isCluster === true;
@@ -217,7 +272,10 @@ export class RedisStore implements Store {
     // The script validates the header; the GET right behind it on the same connection reads the entry.
     // Another client's write may land between the two: then the header differs, and the lookup runs once more.
     const first = await this.lookupOnce(namespace, key, options);
-    return first ?? (await this.lookupOnce(namespace, key, options)) ?? { status: 'miss', payload: null, ticket: null, lock: 'free', tags: NO_TAGS };
+    return (
+      first ??
+      (await this.lookupOnce(namespace, key, options)) ?? { status: 'miss', payload: null, ticket: null, lock: 'free', tags: NO_TAGS }
+    );
   }
 
   /**
@@ -235,14 +293,22 @@ export class RedisStore implements Store {
     else [[g, value], all] = await Promise.all([this.client.mgetBuffer(keys.generation, entryKey), this.client.getBuffer(this.allKey)]);
     if (g == null || value == null || all == null || g.length < TOKEN_LENGTH || all.length < TOKEN_LENGTH) return undefined;
     if (value.length <= TAG_COUNT_OFFSET || value[TAG_COUNT_OFFSET] !== 0) return undefined;
-    if (value.compare(g, 0, TOKEN_LENGTH, 0, TOKEN_LENGTH) !== 0 || value.compare(all, 0, TOKEN_LENGTH, TOKEN_LENGTH, 2 * TOKEN_LENGTH) !== 0) return undefined;
+    if (
+      value.compare(g, 0, TOKEN_LENGTH, 0, TOKEN_LENGTH) !== 0 ||
+      value.compare(all, 0, TOKEN_LENGTH, TOKEN_LENGTH, 2 * TOKEN_LENGTH) !== 0
+    )
+      return undefined;
     // A soft clear of the namespace after this entry's fill clock makes it soft-cleared.
     const softClock = g.length > TOKEN_LENGTH ? Number(g.toString('latin1', TOKEN_LENGTH)) : 0;
     const fillClock = Number(value.toString('latin1', 2 * TOKEN_LENGTH, TAG_COUNT_OFFSET));
     return {
       status: softClock > fillClock ? 'soft-cleared' : 'hit',
       payload: value.subarray(TAG_COUNT_OFFSET + 1),
-      ticket: { generation: g.toString('latin1', 0, TOKEN_LENGTH), allGeneration: all.toString('latin1', 0, TOKEN_LENGTH), clock: all.toString('latin1', TOKEN_LENGTH).padStart(16, '0') },
+      ticket: {
+        generation: g.toString('latin1', 0, TOKEN_LENGTH),
+        allGeneration: all.toString('latin1', 0, TOKEN_LENGTH),
+        clock: all.toString('latin1', TOKEN_LENGTH).padStart(16, '0'),
+      },
       lock: 'free',
       tags: NO_TAGS,
     };
@@ -255,12 +321,20 @@ export class RedisStore implements Store {
     const fill = options.fill;
     const args = ['', fill ? '1' : '', fill?.lockToken ?? '', fill ? ms(fill.lockTtlMs) : 0, fill ? ms(fill.fillTtlMs) : 0, uniqueToken()];
     if (!this.cluster) {
-      const script = this.client.ecaLookupOneNodeBuffer(keys.generation, entryKey, keys.lockPrefix + encoded, this.allKey, ...args, uniqueToken());
+      const script = this.client.ecaLookupOneNodeBuffer(
+        keys.generation,
+        entryKey,
+        keys.lockPrefix + encoded,
+        this.allKey,
+        ...args,
+        uniqueToken(),
+      );
       // An expected miss sends the script alone (a miss is then 2 commands in 2 round trips); an expected hit
       // pipelines the entry's GET behind it, and an unexpected one reads the entry in a second round trip.
-      const [[status, lock, g, all, clock, header, started], value] = options.expectTagged === true || options.expectPlain === true
-        ? await Promise.all([script, this.client.getBuffer(entryKey)])
-        : await script.then(async (reply) => [reply, reply[0] === 0 ? null : await this.client.getBuffer(entryKey)] as const);
+      const [[status, lock, g, all, clock, header, started], value] =
+        options.expectTagged === true || options.expectPlain === true
+          ? await Promise.all([script, this.client.getBuffer(entryKey)])
+          : await script.then(async (reply) => [reply, reply[0] === 0 ? null : await this.client.getBuffer(entryKey)] as const);
       if (status !== 0 && !sameHeader(header!, value)) return undefined;
       const text = (reply: Reply): string | null => (reply === null ? null : reply.toString('latin1'));
       return found(status, lock, g, text(all), text(clock), status === 0 ? null : value, text(started));
@@ -303,26 +377,66 @@ export class RedisStore implements Store {
   }
 
   async writeEntry(namespace: string, key: string, ticket: FillTicket, payload: Buffer, options: WriteEntryOptions): Promise<WriteOutcome> {
-    const keys = this.keys(namespace);
-    const encoded = encodeKey(key);
-    const tags = uniqueEncodedTags(options.tags);
     const entryTtl = ms(options.ttlMs);
-    const recordTtl = entryTtl;
-    const maxAge = maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
-    const started = ticket.started ?? '';
-    const release = options.releaseToken ?? '';
-    if (!this.cluster) {
-      const value = Buffer.concat([encodeEntryHeader(ticket, tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER }))), payload]);
-      const newTokens = tags.map(() => uniqueToken()).join('');
-      return outcome(await this.client.ecaWriteOneNode(
-        keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, this.allKey,
-        this.tagPrefix, value, entryTtl, recordTtl, release, newTokens, started, maxAge,
-      ));
-    }
-    const writeSlot = (headerTags: HeaderTag[]): Promise<number> => this.client.ecaWriteSlot(
-      keys.generation, keys.entryPrefix + encoded, keys.lockPrefix + encoded, Buffer.concat([encodeEntryHeader(ticket, headerTags), payload]), entryTtl, recordTtl, release,
-      started, headerTags.length === 0 ? '' : maxAge,
+    const write: EntryWrite = {
+      keys: this.keys(namespace),
+      encoded: encodeKey(key),
+      ticket,
+      payload,
+      tags: uniqueEncodedTags(options.tags),
+      entryTtl,
+      recordTtl: entryTtl,
+      maxAge: maxFillAgeMicros(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS),
+      started: ticket.started ?? '',
+      release: options.releaseToken ?? '',
+    };
+    return this.cluster ? this.writeOnCluster(write) : this.writeOnOneNode(write);
+  }
+
+  /** One node: a single script checks the records, creates absent tag records and writes the entry. */
+  private async writeOnOneNode(w: EntryWrite): Promise<WriteOutcome> {
+    const { keys, encoded, tags } = w;
+    const value = Buffer.concat([
+      encodeEntryHeader(
+        w.ticket,
+        tags.map((tag) => ({ encoded: tag, token: TOKEN_PLACEHOLDER })),
+      ),
+      w.payload,
+    ]);
+    const newTokens = tags.map(() => uniqueToken()).join('');
+    return outcome(
+      await this.client.ecaWriteOneNode(
+        keys.generation,
+        keys.entryPrefix + encoded,
+        keys.lockPrefix + encoded,
+        this.allKey,
+        this.tagPrefix,
+        value,
+        w.entryTtl,
+        w.recordTtl,
+        w.release,
+        newTokens,
+        w.started,
+        w.maxAge,
+      ),
     );
+  }
+
+  /** Cluster: the records outside the entry's slot first (all-generation, tags), then the entry in its slot. */
+  private async writeOnCluster(w: EntryWrite): Promise<WriteOutcome> {
+    const { keys, encoded, ticket, tags, recordTtl, release } = w;
+    const writeSlot = (headerTags: HeaderTag[]): Promise<number> =>
+      this.client.ecaWriteSlot(
+        keys.generation,
+        keys.entryPrefix + encoded,
+        keys.lockPrefix + encoded,
+        Buffer.concat([encodeEntryHeader(ticket, headerTags), w.payload]),
+        w.entryTtl,
+        recordTtl,
+        release,
+        w.started,
+        headerTags.length === 0 ? '' : w.maxAge,
+      );
     const touchAll = this.client.ecaTouchAll(this.allKey, ticket.allGeneration, recordTtl);
     // Without tags nothing outside the slot decides the write: the entry already names the all-generation it saw.
     if (tags.length === 0) return outcome((await Promise.all([writeSlot([]), touchAll]))[0]);
@@ -334,7 +448,8 @@ export class RedisStore implements Store {
       this.client.ecaEnsureTag(`${this.tagPrefix}${tag}}`, uniqueToken(), ticket.clock, recordTtl);
     const [[allCurrent], records] = await Promise.all([touchAll, Promise.all(tags.map(ensure))]);
     let refused: WriteOutcome | undefined = allCurrent === 1 ? undefined : 'generation-changed';
-    if (refused === undefined && records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock)) refused = 'cleared-since-fill';
+    if (refused === undefined && records.some(([, hard, soft]) => Number(hard ?? 0) > fillClock || Number(soft ?? 0) > fillClock))
+      refused = 'cleared-since-fill';
     if (refused !== undefined) {
       if (release !== '') await this.client.expressCacheAsideRelease(keys.lockPrefix + encoded, release);
       return refused;
@@ -344,23 +459,42 @@ export class RedisStore implements Store {
 
   async clearNamespaces(namespaces: readonly string[], options: ClearOptions = {}): Promise<void> {
     if (namespaces.length === 0) return;
-    await this.clearRecords(options.soft ? 'ns-soft' : 'ns-hard', namespaces.map((namespace) => this.keys(namespace).generation), options);
+    await this.clearRecords(
+      options.soft ? 'ns-soft' : 'ns-hard',
+      namespaces.map((namespace) => this.keys(namespace).generation),
+      options,
+    );
   }
 
   async clearTags(tags: readonly string[], options: ClearOptions = {}): Promise<void> {
     if (tags.length === 0) return;
-    await this.clearRecords(options.soft ? 'tag-soft' : 'tag-hard', uniqueEncodedTags(tags).map((tag) => `${this.tagPrefix}${tag}}`), options);
+    await this.clearRecords(
+      options.soft ? 'tag-soft' : 'tag-hard',
+      uniqueEncodedTags(tags).map((tag) => `${this.tagPrefix}${tag}}`),
+      options,
+    );
   }
 
   async clearAll(): Promise<void> {
     await this.client.ecaClearAll(this.allKey, uniqueToken());
   }
 
-  private async clearRecords(mode: 'ns-hard' | 'ns-soft' | 'tag-hard' | 'tag-soft', recordKeys: string[], options: ClearOptions): Promise<void> {
+  private async clearRecords(
+    mode: 'ns-hard' | 'ns-soft' | 'tag-hard' | 'tag-soft',
+    recordKeys: string[],
+    options: ClearOptions,
+  ): Promise<void> {
     const fillTtl = ms(options.fillTtlMs ?? DEFAULT_FILL_TTL_MS);
     if (!this.cluster) {
       await this.client.ecaClearOneNode(
-        1 + recordKeys.length, this.allKey, ...recordKeys, mode, uniqueToken(), CLEARED_RECORD_TTL_MS, fillTtl, ...recordKeys.map(() => uniqueToken()),
+        1 + recordKeys.length,
+        this.allKey,
+        ...recordKeys,
+        mode,
+        uniqueToken(),
+        CLEARED_RECORD_TTL_MS,
+        fillTtl,
+        ...recordKeys.map(() => uniqueToken()),
       );
       return;
     }
@@ -392,10 +526,24 @@ function sameHeader(header: Buffer, value: Buffer | null): boolean {
 }
 
 /** A lookup's answer from the scripts' replies. */
-function found(status: number, lock: number, g: Buffer | null, all: string | null, clock: string | null, entry: Buffer | null, started: string | null): EntryLookup {
-  const ticket: FillTicket | null = g !== null && all !== null && clock !== null
-    ? { generation: g.toString('latin1', 0, 16), allGeneration: all, clock: clock.padStart(16, '0'), ...(started === null ? {} : { started }) }
-    : null;
+function found(
+  status: number,
+  lock: number,
+  g: Buffer | null,
+  all: string | null,
+  clock: string | null,
+  entry: Buffer | null,
+  started: string | null,
+): EntryLookup {
+  const ticket: FillTicket | null =
+    g !== null && all !== null && clock !== null
+      ? {
+          generation: g.toString('latin1', 0, 16),
+          allGeneration: all,
+          clock: clock.padStart(16, '0'),
+          ...(started === null ? {} : { started }),
+        }
+      : null;
   let payload: Buffer | null = null;
   let tags = NO_TAGS;
   if (status !== 0 && entry !== null) {

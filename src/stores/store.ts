@@ -52,7 +52,10 @@ export interface FillTicket {
   readonly allGeneration: string;
   /** The clear clock when the fill began: 16 decimal digits. */
   readonly clock: string;
-  /** When the fill began, in the store's own time (µs, 16 digits); absent when the lookup could not tell (then the clock is used, which is earlier). */
+  /**
+   * When the fill began, in the store's own time (µs, 16 digits);
+   * absent when the lookup could not tell (then the clock is used, which is earlier).
+   */
   readonly started?: string;
 }
 

@@ -59,7 +59,12 @@ export function binaryParser(res: request.Response, callback: (err: Error | null
  * line and headers as text and every byte after them: the way to see that a
  * HEAD or 304 response really carries no body, which HTTP clients hide.
  */
-export function rawRequest(url: string, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; head: string; headers: Record<string, string>; body: Buffer }> {
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; head: string; headers: Record<string, string>; body: Buffer }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: hostname, port: Number(port) });
@@ -82,7 +87,9 @@ export function rawRequest(url: string, method: string, path: string, headers: R
       }
       resolve({ status: Number(statusLine.split(' ')[1]), head, headers: parsed, body: all.subarray(split + 4) });
     });
-    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    const extra = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n${extra}\r\n`);
   });
 }
@@ -90,9 +97,11 @@ export function rawRequest(url: string, method: string, path: string, headers: R
 /** A logger (pino's shape) that records instead of printing, for tests that provoke store failures. */
 export function captureLogger(): { logger: Logger; entries: Array<{ level: string; obj: unknown; msg?: string }> } {
   const entries: Array<{ level: string; obj: unknown; msg?: string }> = [];
-  const at = (level: string) => (obj: unknown, msg?: string): void => {
-    entries.push({ level, obj, msg });
-  };
+  const at =
+    (level: string) =>
+    (obj: unknown, msg?: string): void => {
+      entries.push({ level, obj, msg });
+    };
   return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
 }
 
@@ -210,7 +219,8 @@ export async function eventuallyHit(h: AppHandle, path: string, timeoutMs = 3000
   for (;;) {
     const res = await h.http().get(path);
     if (res.headers['x-cache'] === 'HIT') return res;
-    if (Date.now() > deadline) throw new Error(`${path} never became a HIT within ${timeoutMs} ms (last: ${String(res.headers['x-cache'])})`);
+    if (Date.now() > deadline)
+      throw new Error(`${path} never became a HIT within ${timeoutMs} ms (last: ${String(res.headers['x-cache'])})`);
     await sleep(20);
   }
 }
@@ -246,7 +256,9 @@ export class TestFactory {
     const prefix = options.prefix ?? this.prefix();
     if (!this.prefixes.includes(prefix)) this.prefixes.push(prefix);
     const redis = kind === 'redis' ? await this.redis() : undefined;
-    const cache = this.adopt(createCache({ ...(redis ? { timeoutMs: SHARED_REDIS_TIMEOUT_MS } : {}), ...options, prefix, ...(redis ? { redis } : {}) }));
+    const cache = this.adopt(
+      createCache({ ...(redis ? { timeoutMs: SHARED_REDIS_TIMEOUT_MS } : {}), ...options, prefix, ...(redis ? { redis } : {}) }),
+    );
     return { cache, kind, prefix, redis };
   }
 

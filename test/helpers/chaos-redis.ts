@@ -63,7 +63,8 @@ export function chaos(client: Redis): ChaosRedis {
       for (const command of hung) command.reject(new Error(`chaos: ${command.name} released by heal()`));
       hung.clear();
     },
-    calls: (command) => (command === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : counts.get(command.toLowerCase()) ?? 0),
+    calls: (command) =>
+      command === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(command.toLowerCase()) ?? 0),
     get hanging() {
       return hung.size;
     },

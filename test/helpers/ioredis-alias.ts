@@ -7,7 +7,7 @@
  */
 import Module from 'node:module';
 
-const alias = process.env['IOREDIS_ALIAS'];
+const alias = process.env.IOREDIS_ALIAS;
 
 if (alias !== undefined && alias !== '') {
   if (!/^ioredis[\w-]*$/.test(alias)) throw new TypeError(`IOREDIS_ALIAS must name an ioredis alias package, got ${JSON.stringify(alias)}`);

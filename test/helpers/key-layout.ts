@@ -66,7 +66,8 @@ export function keyLayout(prefix: string): KeyLayout {
     refresh: (namespace, key) => `${base(namespace)}r:${plain('key', key)}`,
     all: () => `${prefix}:all`,
     tag: (tag) => `${prefix}:t:{${plain('tag', tag)}}`,
-    entryPattern: (namespace) => `${escapeGlob(prefix)}:${namespace === undefined ? '*' : escapeGlob(`{${plain('namespace', namespace)}}`)}:e:*`,
+    entryPattern: (namespace) =>
+      `${escapeGlob(prefix)}:${namespace === undefined ? '*' : escapeGlob(`{${plain('namespace', namespace)}}`)}:e:*`,
     allPattern: () => `${escapeGlob(prefix)}:*`,
     parse(redisKey) {
       if (redisKey === `${prefix}:all`) return { namespace: '', part: 'all', key: '', generationKey: '' };

@@ -38,9 +38,9 @@ export function run(command: string, args: string[], cwd: string, timeoutMs = 12
     npm_config_audit: 'false',
     ...env,
   };
-  delete childEnv['NODE_OPTIONS'];
-  delete childEnv['NODE_PATH'];
-  delete childEnv['IOREDIS_ALIAS'];
+  delete childEnv.NODE_OPTIONS;
+  delete childEnv.NODE_PATH;
+  delete childEnv.IOREDIS_ALIAS;
   // npm sets these for scripts it runs (npm test); a nested npm must not inherit the outer project's settings.
   for (const name of Object.keys(childEnv)) if (/^npm_(package|lifecycle)_/.test(name)) delete childEnv[name];
   return new Promise((resolve) => {
@@ -139,9 +139,26 @@ export function consumerProject(ioredisRange: string): Promise<string> {
       const { tarball } = await packedPackage();
       const dir = await makeTmpDir(`consumer-ioredis${ioredisRange.replace(/\W+/g, '')}`);
       madeDirs.push(dir);
-      await writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }, null, 2)}\n`);
-      const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, 'express@^5',
-        `ioredis@${ioredisRange}`, '@types/express@^5', '@types/node@^20'], dir, 180_000);
+      await writeFile(
+        path.join(dir, 'package.json'),
+        `${JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }, null, 2)}\n`,
+      );
+      const install = await run(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          tarball,
+          'express@^5',
+          `ioredis@${ioredisRange}`,
+          '@types/express@^5',
+          '@types/node@^20',
+        ],
+        dir,
+        180_000,
+      );
       mustSucceed(`npm install in ${dir}`, install);
       return dir;
     })();

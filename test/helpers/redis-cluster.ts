@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import Redis, { Cluster, type ClusterOptions } from 'ioredis';
 import { freePortWithOffset } from './ports';
-import { faultTestClientDefaults, launchRedis, type RedisProcess } from './redis-server';
+import { baseRedisArgs, faultTestClientDefaults, launchRedis, type RedisProcess } from './redis-server';
 
 /** Path of the redis-cli binary; REDIS_CLI_BIN overrides it. */
 export const redisCliBin: string = process.env.REDIS_CLI_BIN ?? 'redis-cli';
@@ -118,17 +118,15 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
         label: 'redis-cluster-node',
         pickPort: () => freePortWithOffset(BUS_PORT_OFFSET),
         prepare: (port, dir) => [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--save', '',
-          '--appendonly', 'no',
-          '--dir', dir,
-          '--daemonize', 'no',
-          '--cluster-enabled', 'yes',
+          ...baseRedisArgs(port, dir),
+          '--cluster-enabled',
+          'yes',
           // Relative to --dir, so each node keeps its own table.
-          '--cluster-config-file', 'nodes.conf',
+          '--cluster-config-file',
+          'nodes.conf',
           // Long enough that pauseAll()/resumeAll() does not mark nodes failed.
-          '--cluster-node-timeout', '5000',
+          '--cluster-node-timeout',
+          '5000',
           ...extra,
         ],
       }),
@@ -168,12 +166,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<R
 
   try {
     await runRedisCli(
-      [
-        '--cluster', 'create',
-        ...nodes.map((node) => `127.0.0.1:${node.port}`),
-        '--cluster-replicas', String(replicas),
-        '--cluster-yes',
-      ],
+      ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       READY_TIMEOUT_MS,
     );
     await waitForClusterOk(nodes, total);

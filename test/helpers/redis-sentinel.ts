@@ -88,10 +88,7 @@ export async function startSentinelSet(options: { masterName?: string } = {}): P
     await waitUntil(
       async () => {
         replicaInfo = await replicaAdmin.info('replication');
-        return (
-          infoField(replicaInfo, 'master_link_status') === 'up' &&
-          infoField(replicaInfo, 'master_sync_in_progress') === '0'
-        );
+        return infoField(replicaInfo, 'master_link_status') === 'up' && infoField(replicaInfo, 'master_sync_in_progress') === '0';
       },
       READY_TIMEOUT_MS,
       () => `replica on ${replica.port} never synced with master ${master.port}:\n${replicaInfo}`,
@@ -140,10 +137,7 @@ export async function startSentinelSet(options: { masterName?: string } = {}): P
         );
         lastState = states.map((f) => JSON.stringify(Object.fromEntries(f)));
         return states.every(
-          (f) =>
-            f.get('flags') === 'master' &&
-            Number(f.get('num-slaves')) >= 1 &&
-            Number(f.get('num-other-sentinels')) >= 2,
+          (f) => f.get('flags') === 'master' && Number(f.get('num-slaves')) >= 1 && Number(f.get('num-other-sentinels')) >= 2,
         );
       },
       READY_TIMEOUT_MS,

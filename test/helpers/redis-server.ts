@@ -357,19 +357,16 @@ export async function launchRedis(spec: RedisLaunchSpec): Promise<RedisProcess> 
   }
 }
 
+/** The arguments every test redis-server starts with: its port, loopback only, no persistence, its own dir, in the foreground. */
+export function baseRedisArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
+}
+
 /** Start `redis-server` on a free port with --save '' --appendonly no, a temp dir, bound to 127.0.0.1, plus extra args. Resolves when PING answers. */
 export function startRedis(options: { args?: string[] } = {}): Promise<RedisProcess> {
   const extra = options.args ?? [];
   return launchRedis({
     label: 'redis',
-    prepare: (port, dir) => [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      ...extra,
-    ],
+    prepare: (port, dir) => [...baseRedisArgs(port, dir), ...extra],
   });
 }

@@ -55,7 +55,9 @@ export async function commandCounter(admin: Redis, client: Redis): Promise<{ cou
 
 /** A StoreUnderTest on client under a fresh prefix; countCommands and a slow client (through a delaying proxy) when given. */
 export function redisSubject(
-  client: Redis | Cluster, countCommands?: StoreUnderTest['countCommands'], slow?: { client: Redis; delayMs: number },
+  client: Redis | Cluster,
+  countCommands?: StoreUnderTest['countCommands'],
+  slow?: { client: Redis; delayMs: number },
 ): StoreUnderTest {
   const prefix = randomPrefix('store');
   const store = new RedisStore(client, prefix);

@@ -43,10 +43,13 @@ export function startSlowProxy(targetPort: number, delayMs: number): Promise<Slo
     };
     const schedule = (ms: number): void => {
       if (pump !== null) return;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        flush();
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          flush();
+        },
+        Math.max(0, ms),
+      );
       pump = timer;
       timers.add(timer);
     };

@@ -49,7 +49,12 @@ async function read(store: Store, namespace: string, key: string): Promise<strin
 }
 
 /** Runs the contract suite against stores made by makeStore, with the runner's describe/it/hooks. */
-export function runStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>, runner: SuiteRunner, features: ContractFeatures = {}): void {
+export function runStoreContract(
+  name: string,
+  makeStore: () => Promise<StoreUnderTest>,
+  runner: SuiteRunner,
+  features: ContractFeatures = {},
+): void {
   const { describe, it, beforeEach, afterEach } = runner;
   describe(`store contract: ${name}`, function () {
     let subject: StoreUnderTest;
@@ -92,7 +97,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(soft.status).to.equal('soft-cleared');
       expect(soft.payload!.toString()).to.equal('P');
       await store.clearAll();
-      const gone = await store.lookupEntry(n, 'plain', { expectPlain: true, fill: { lockToken: 'fast-lock', lockTtlMs: 5000, fillTtlMs: 5000 } });
+      const gone = await store.lookupEntry(n, 'plain', {
+        expectPlain: true,
+        fill: { lockToken: 'fast-lock', lockTtlMs: 5000, fillTtlMs: 5000 },
+      });
       expect(gone.status).to.equal('miss');
       expect(gone.lock, 'a fast path that cannot decide falls back to the full lookup, which takes the lock').to.equal('taken');
     });
@@ -165,7 +173,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       expect(await store.acquireLock(n, 'k', 'refresh', 'other', 5000)).to.equal(false);
     });
 
-    it('holdLock extends only the holder\'s lock', async function () {
+    it("holdLock extends only the holder's lock", async function () {
       const n = ns('hold');
       expect(await store.acquireLock(n, 'k', 'refresh', 'mine', 150)).to.equal(true);
       await store.holdLock(n, 'k', 'refresh', 'theirs', 5000);
@@ -287,7 +295,9 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       const stale = await store.lookupEntry(n, 'k');
       expect(stale.status).to.equal('soft-cleared');
       expect(stale.payload!.toString()).to.equal('v1');
-      expect(await store.writeEntry(n, 'other', early.ticket, bytes('old'), { ttlMs: 10_000, releaseToken: early.token })).to.equal('cleared-since-fill');
+      expect(await store.writeEntry(n, 'other', early.ticket, bytes('old'), { ttlMs: 10_000, releaseToken: early.token })).to.equal(
+        'cleared-since-fill',
+      );
       // The refresh: a fill begun after the soft clear replaces the entry with a fresh one.
       const refresh = await store.lookupEntry(n, 'k', fillOptions());
       expect(await store.writeEntry(n, 'k', refresh.ticket!, bytes('v2'), { ttlMs: 10_000, tags: ['x'] })).to.equal('stored');
@@ -336,16 +346,24 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       const known = `known-${uniqueToken()}`;
       const fresh = `new-${uniqueToken()}`;
       expect(await fill(store, n, 'seed', bytes('seed'), [known])).to.equal('stored');
-      for (const [key, tag] of [['k1', known], ['k2', fresh]] as const) {
+      for (const [key, tag] of [
+        ['k1', known],
+        ['k2', fresh],
+      ] as const) {
         const { ticket, token } = await begin(store, n, key);
         await store.clearTags([tag]);
-        expect(await store.writeEntry(n, key, ticket, bytes('old'), { ttlMs: 10_000, tags: ['bystander', tag], releaseToken: token }), tag).to.equal('cleared-since-fill');
+        expect(
+          await store.writeEntry(n, key, ticket, bytes('old'), { ttlMs: 10_000, tags: ['bystander', tag], releaseToken: token }),
+          tag,
+        ).to.equal('cleared-since-fill');
         expect(await statusOf(store, n, key)).to.equal('miss');
         expect(await store.acquireLock(n, key, 'fill', 'next', 5000), 'the refused write released the lock').to.equal(true);
       }
       const softRace = await begin(store, n, 'k3');
       await store.clearTags([known], { soft: true });
-      expect(await store.writeEntry(n, 'k3', softRace.ticket, bytes('old'), { ttlMs: 10_000, tags: [known] })).to.equal('cleared-since-fill');
+      expect(await store.writeEntry(n, 'k3', softRace.ticket, bytes('old'), { ttlMs: 10_000, tags: [known] })).to.equal(
+        'cleared-since-fill',
+      );
     });
 
     it('a fill is not refused for clears of tags it does not carry', async function () {
@@ -364,12 +382,17 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       const n = ns('v2-tag-new');
       const known = `known-${uniqueToken()}`;
       expect(await fill(store, n, 'seed', bytes('seed'), [known])).to.equal('stored');
-      for (const [key, cleared] of [['k1', known], ['k2', `unknown-${uniqueToken()}`]] as const) {
+      for (const [key, cleared] of [
+        ['k1', known],
+        ['k2', `unknown-${uniqueToken()}`],
+      ] as const) {
         const fresh = `course:${uniqueToken()}`;
         const { ticket, token } = await begin(store, n, key);
         await store.clearTags([cleared]);
         await store.clearTags([cleared], { soft: true });
-        expect(await store.writeEntry(n, key, ticket, bytes('v'), { ttlMs: 10_000, tags: [fresh], releaseToken: token }), cleared).to.equal('stored');
+        expect(await store.writeEntry(n, key, ticket, bytes('v'), { ttlMs: 10_000, tags: [fresh], releaseToken: token }), cleared).to.equal(
+          'stored',
+        );
         expect(await statusOf(store, n, key)).to.equal('hit');
         await store.clearTags([fresh]);
         expect(await statusOf(store, n, key), 'the record the write made clears it').to.equal('miss');
@@ -383,13 +406,21 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       const plain = await begin(store, n, 'plain');
       await sleep(300);
       const options = { ttlMs: 10_000, fillTtlMs: 200 };
-      expect(await store.writeEntry(n, 'tagged', tagged.ticket, bytes('T'), { ...options, tags: [`age-${uniqueToken()}`], releaseToken: tagged.token }))
-        .to.equal('cleared-since-fill');
+      expect(
+        await store.writeEntry(n, 'tagged', tagged.ticket, bytes('T'), {
+          ...options,
+          tags: [`age-${uniqueToken()}`],
+          releaseToken: tagged.token,
+        }),
+      ).to.equal('cleared-since-fill');
       expect(await statusOf(store, n, 'tagged')).to.equal('miss');
       expect(await store.acquireLock(n, 'tagged', 'fill', 'next', 5000), 'the refused write released the lock').to.equal(true);
       expect(await store.writeEntry(n, 'plain', plain.ticket, bytes('P'), { ...options, releaseToken: plain.token })).to.equal('stored');
       const young = await begin(store, n, 'young');
-      expect(await store.writeEntry(n, 'young', young.ticket, bytes('Y'), { ...options, tags: [`age-${uniqueToken()}`] }), 'a fill within the TTL').to.equal('stored');
+      expect(
+        await store.writeEntry(n, 'young', young.ticket, bytes('Y'), { ...options, tags: [`age-${uniqueToken()}`] }),
+        'a fill within the TTL',
+      ).to.equal('stored');
     });
 
     it('a clear of a tag no record holds, while a fill that carries it runs, refuses that fill (hard and soft)', async function () {
@@ -399,8 +430,10 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
         const tag = `unknown-${uniqueToken()}`;
         const { ticket, token } = await begin(store, n, `k-${String(soft)}`);
         await store.clearTags([tag], { soft, fillTtlMs: 5000 });
-        expect(await store.writeEntry(n, `k-${String(soft)}`, ticket, bytes('old'), { ttlMs: 10_000, tags: [tag], releaseToken: token }), `soft ${String(soft)}`)
-          .to.equal('cleared-since-fill');
+        expect(
+          await store.writeEntry(n, `k-${String(soft)}`, ticket, bytes('old'), { ttlMs: 10_000, tags: [tag], releaseToken: token }),
+          `soft ${String(soft)}`,
+        ).to.equal('cleared-since-fill');
         expect(await fill(store, n, `k-${String(soft)}`, bytes('new'), [tag]), 'a fill begun after the clear lands').to.equal('stored');
       }
     });
@@ -441,21 +474,26 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       await store.clearTags([t]);
       await subject.evict('tag', t);
       await sleep(250);
-      expect(await store.writeEntry(n, 'c', old.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: old.token, fillTtlMs: 200 }))
-        .to.equal('cleared-since-fill');
+      expect(
+        await store.writeEntry(n, 'c', old.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: old.token, fillTtlMs: 200 }),
+      ).to.equal('cleared-since-fill');
       // Within the fill TTL the store cannot tell a lost record from a tag never cleared: the documented limit
       // (/work/notes/readme-tagfix.md). Old rule: refused whenever any tag was cleared during the fill (the shop lost 9% of hits).
       const young = await begin(store, n, 'c2');
       await store.clearTags([t]);
       await subject.evict('tag', t);
-      expect(await store.writeEntry(n, 'c2', young.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: young.token }), 'the documented limit')
-        .to.equal('stored');
+      expect(
+        await store.writeEntry(n, 'c2', young.ticket, bytes('old'), { ttlMs: 10_000, tags: [t], releaseToken: young.token }),
+        'the documented limit',
+      ).to.equal('stored');
 
       // The same for the namespace record.
       const nsFill = await begin(store, n, 'd');
       await store.clearNamespaces([n]);
       await subject.evict('namespace', n);
-      expect(await store.writeEntry(n, 'd', nsFill.ticket, bytes('old'), { ttlMs: 10_000, releaseToken: nsFill.token })).to.equal('generation-changed');
+      expect(await store.writeEntry(n, 'd', nsFill.ticket, bytes('old'), { ttlMs: 10_000, releaseToken: nsFill.token })).to.equal(
+        'generation-changed',
+      );
       expect(await statusOf(store, n, 'a')).to.equal('miss');
 
       expect(await fill(store, n, 'e', bytes('E'))).to.equal('stored');
@@ -469,11 +507,14 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       const { store } = current();
       const n = ns('v2-odd');
       const tags = ['*', 'a:b', 'a', '{x}', '}{', '[a-z]', '?', 'ü/é', 'x'.repeat(5000), `${'x'.repeat(4999)}y`, 'a}b{c', '%2A'];
-      for (const [i, tag] of tags.entries()) expect(await fill(store, n, `k${i}`, bytes(String(i)), [tag]), tag.slice(0, 20)).to.equal('stored');
+      for (const [i, tag] of tags.entries())
+        expect(await fill(store, n, `k${i}`, bytes(String(i)), [tag]), tag.slice(0, 20)).to.equal('stored');
       for (const [i, tag] of tags.entries()) {
         await store.clearTags([tag]);
         for (const [j] of tags.entries()) {
-          expect(await statusOf(store, n, `k${j}`), `after clearing ${tag.slice(0, 20)}, entry of ${tags[j]!.slice(0, 20)}`).to.equal(j <= i ? 'miss' : 'hit');
+          expect(await statusOf(store, n, `k${j}`), `after clearing ${tag.slice(0, 20)}, entry of ${tags[j]!.slice(0, 20)}`).to.equal(
+            j <= i ? 'miss' : 'hit',
+          );
         }
       }
     });
@@ -489,122 +530,133 @@ function runV2(current: () => StoreUnderTest, { describe, it }: SuiteRunner, fea
       await store.clearTags([tags[17]!]);
       expect(await statusOf(store, n, 'k')).to.equal('miss');
       const tooMany = Array.from({ length: 65 }, (_, i) => `t${i}`);
-      const refused: unknown = await store.writeEntry(n, 'k', { generation: '', allGeneration: '', clock: '' }, bytes('x'), { ttlMs: 1000, tags: tooMany }).catch((err: unknown) => err);
+      const refused: unknown = await store
+        .writeEntry(n, 'k', { generation: '', allGeneration: '', clock: '' }, bytes('x'), { ttlMs: 1000, tags: tooMany })
+        .catch((err: unknown) => err);
       expect(refused).to.be.instanceOf(RangeError);
     });
-
   });
 
-  if (features.keys) describe('v2 keys: growth and TTLs', function () {
-    it('clears of namespaces never written create no key, of tags never written only a record for the fill TTL; a lookup without fill none', async function () {
-      const subject = current();
-      await subject.store.clearNamespaces([ns('never'), ns('never')]);
-      await subject.store.clearNamespaces([ns('never')], { soft: true });
-      await subject.store.lookupEntry(ns('never'), 'k');
-      const keys = await subject.keys!();
-      // The soft clear advanced the clear clock: the global record is the one key (with a TTL).
-      expect(keys.map((k) => k.key.replace(/^.*:/, ''))).to.deep.equal(['all']);
-      expect(keys[0]!.pttlMs).to.be.above(0);
-      // A tag clear leaves a record only as long as a fill in flight may still write (fillTtlMs), hard or soft.
-      const [hard, soft] = [ns('never-hard'), ns('never-soft')];
-      await subject.store.clearTags([hard], { fillTtlMs: 300 });
-      await subject.store.clearTags([soft], { soft: true, fillTtlMs: 300 });
-      const records = (await subject.keys!()).filter((k) => k.key.includes(':t:{'));
-      expect(records.map((k) => k.key.replace(/^.*:t:\{/, '').replace(/}$/, '')).sort()).to.deep.equal([hard, soft].sort());
-      for (const { key, pttlMs } of records) expect(pttlMs, key).to.be.within(1, 300);
-      await sleep(400);
-      expect((await subject.keys!()).filter((k) => k.key.includes(':t:{')), 'gone after the fill TTL').to.deep.equal([]);
+  if (features.keys)
+    describe('v2 keys: growth and TTLs', function () {
+      it('clears of namespaces never written create no key, of tags never written only a record for the fill TTL; a lookup without fill none', async function () {
+        const subject = current();
+        await subject.store.clearNamespaces([ns('never'), ns('never')]);
+        await subject.store.clearNamespaces([ns('never')], { soft: true });
+        await subject.store.lookupEntry(ns('never'), 'k');
+        const keys = await subject.keys!();
+        // The soft clear advanced the clear clock: the global record is the one key (with a TTL).
+        expect(keys.map((k) => k.key.replace(/^.*:/, ''))).to.deep.equal(['all']);
+        expect(keys[0]!.pttlMs).to.be.above(0);
+        // A tag clear leaves a record only as long as a fill in flight may still write (fillTtlMs), hard or soft.
+        const [hard, soft] = [ns('never-hard'), ns('never-soft')];
+        await subject.store.clearTags([hard], { fillTtlMs: 300 });
+        await subject.store.clearTags([soft], { soft: true, fillTtlMs: 300 });
+        const records = (await subject.keys!()).filter((k) => k.key.includes(':t:{'));
+        expect(records.map((k) => k.key.replace(/^.*:t:\{/, '').replace(/}$/, '')).sort()).to.deep.equal([hard, soft].sort());
+        for (const { key, pttlMs } of records) expect(pttlMs, key).to.be.within(1, 300);
+        await sleep(400);
+        expect(
+          (await subject.keys!()).filter((k) => k.key.includes(':t:{')),
+          'gone after the fill TTL',
+        ).to.deep.equal([]);
+      });
+
+      it('a clear keeps a tag record at least the fill TTL, even one about to expire', async function () {
+        const subject = current();
+        const n = ns('keep');
+        const t = `keep-${uniqueToken()}`;
+        expect(await fill(subject.store, n, 'k', bytes('K'), [t], 200)).to.equal('stored');
+        await subject.store.clearTags([t], { fillTtlMs: 5000 });
+        const record = (await subject.keys!()).find((k) => k.key.endsWith(`:t:{${t}}`));
+        expect(record?.pttlMs).to.be.within(4000, 5000);
+      });
+
+      it('50 lookups that miss (lock taken) and are never written leave no key once the lock and fill TTL pass', async function () {
+        const subject = current();
+        const n = ns('scan');
+        for (let id = 0; id < 50; id++) {
+          const found = await subject.store.lookupEntry(`${n}:${id}`, `/users/${id}`, fillOptions(uniqueToken(), 300));
+          expect(found.lock).to.equal('taken');
+        }
+        const during = await subject.keys!();
+        expect(during.length, 'namespace records and locks exist while fills may run').to.be.at.least(100);
+        for (const { key, pttlMs } of during) expect(pttlMs, key).to.be.within(1, 300);
+        await sleep(600);
+        expect(await subject.keys!()).to.deep.equal([]);
+      });
+
+      it('every key has a TTL, and records outlive the entries that name them', async function () {
+        const subject = current();
+        const { store } = subject;
+        const n = ns('ttls');
+        expect(await fill(store, n, 'a', bytes('A'), ['t1', 't2'], 60_000)).to.equal('stored');
+        expect(await fill(store, n, 'b', bytes('B'), ['t2'], 120_000)).to.equal('stored');
+        await store.clearTags(['t1'], { soft: true });
+        await store.clearTags(['t3']);
+        await store.clearNamespaces([n], { soft: true });
+        await store.lookupEntry(ns('other'), 'k', fillOptions(uniqueToken()));
+        const keys = await subject.keys!();
+        for (const { key, pttlMs } of keys) expect(pttlMs, `${key} has a TTL`).to.be.above(0);
+        const ttl = (suffix: string): number => keys.find((k) => k.key.endsWith(suffix))?.pttlMs ?? -1;
+        expect(ttl('e:b')).to.be.within(100_000, 120_000);
+        for (const record of [':t:{t2}', `{${n}}:g`, ':all']) expect(ttl(record), record).to.be.at.least(ttl('e:b') - 50);
+        expect(ttl(':t:{t1}')).to.be.at.least(ttl('e:a') - 50);
+        expect(ttl(':t:{t3}'), 'a clear of a tag no entry carries writes a record for the fill TTL only').to.be.within(1, 5000);
+      });
     });
 
-    it('a clear keeps a tag record at least the fill TTL, even one about to expire', async function () {
-      const subject = current();
-      const n = ns('keep');
-      const t = `keep-${uniqueToken()}`;
-      expect(await fill(subject.store, n, 'k', bytes('K'), [t], 200)).to.equal('stored');
-      await subject.store.clearTags([t], { fillTtlMs: 5000 });
-      const record = (await subject.keys!()).find((k) => k.key.endsWith(`:t:{${t}}`));
-      expect(record?.pttlMs).to.be.within(4000, 5000);
-    });
-
-    it('50 lookups that miss (lock taken) and are never written leave no key once the lock and fill TTL pass', async function () {
-      const subject = current();
-      const n = ns('scan');
-      for (let id = 0; id < 50; id++) {
-        const found = await subject.store.lookupEntry(`${n}:${id}`, `/users/${id}`, fillOptions(uniqueToken(), 300));
-        expect(found.lock).to.equal('taken');
-      }
-      const during = await subject.keys!();
-      expect(during.length, 'namespace records and locks exist while fills may run').to.be.at.least(100);
-      for (const { key, pttlMs } of during) expect(pttlMs, key).to.be.within(1, 300);
-      await sleep(600);
-      expect(await subject.keys!()).to.deep.equal([]);
-    });
-
-    it('every key has a TTL, and records outlive the entries that name them', async function () {
-      const subject = current();
-      const { store } = subject;
-      const n = ns('ttls');
-      expect(await fill(store, n, 'a', bytes('A'), ['t1', 't2'], 60_000)).to.equal('stored');
-      expect(await fill(store, n, 'b', bytes('B'), ['t2'], 120_000)).to.equal('stored');
-      await store.clearTags(['t1'], { soft: true });
-      await store.clearTags(['t3']);
-      await store.clearNamespaces([n], { soft: true });
-      await store.lookupEntry(ns('other'), 'k', fillOptions(uniqueToken()));
-      const keys = await subject.keys!();
-      for (const { key, pttlMs } of keys) expect(pttlMs, `${key} has a TTL`).to.be.above(0);
-      const ttl = (suffix: string): number => keys.find((k) => k.key.endsWith(suffix))?.pttlMs ?? -1;
-      expect(ttl('e:b')).to.be.within(100_000, 120_000);
-      for (const record of [':t:{t2}', `{${n}}:g`, ':all']) expect(ttl(record), record).to.be.at.least(ttl('e:b') - 50);
-      expect(ttl(':t:{t1}')).to.be.at.least(ttl('e:a') - 50);
-      expect(ttl(':t:{t3}'), 'a clear of a tag no entry carries writes a record for the fill TTL only').to.be.within(1, 5000);
-    });
-
-  });
-
-  if (features.roundTrips) describe('v2 round trips', function () {
-    it('a miss is two round trips (lookup with lock, write with release); a hit is one, with 0 or 8 tags; a tag clear is one', async function () {
-      const subject = current();
-      const { store, delayMs } = subject.slow!;
-      /** Round trips of an operation: its time over the delay every reply gets (each trip costs at least the delay). */
-      const timed = async <T>(fn: () => Promise<T>): Promise<{ result: T; trips: number }> => {
-        const started = performance.now();
-        const result = await fn();
-        // Rounded down: a loaded machine adds time to a trip, never takes any away; one trip reads 2 only past 2 delays.
-        return { result, trips: Math.floor((performance.now() - started) / delayMs) };
-      };
-      const n = ns('rt');
-      const tags = Array.from({ length: 8 }, (_, i) => `rt-${i}`);
-      // Warm the script cache (a server's first call of a script is EVALSHA, NOSCRIPT, then EVAL).
-      expect(await fill(store, n, 'warm', bytes('w'), tags)).to.equal('stored');
-      for (const withTags of [[], tags]) {
-        const key = `k${withTags.length}`;
-        const token = uniqueToken();
-        const miss = await timed(() => store.lookupEntry(n, key, fillOptions(token)));
-        expect(miss.result.lock).to.equal('taken');
-        expect(miss.trips, 'lookup and lock: one round trip').to.equal(1);
-        const write = await timed(() => store.writeEntry(n, key, miss.result.ticket!, bytes('v'), { ttlMs: 10_000, tags: withTags, releaseToken: token }));
-        expect(write.result).to.equal('stored');
-        expect(write.trips, 'write and release: one round trip').to.equal(1);
-        // The caller's hint (what it last saw of this entry) picks the read: an MGET, or the script with the GET beside it.
-        const hint = withTags.length === 0 ? { expectPlain: true } : { expectTagged: true };
-        const hit = await timed(() => store.lookupEntry(n, key, { ...fillOptions(uniqueToken()), ...hint }));
+  if (features.roundTrips)
+    describe('v2 round trips', function () {
+      it('a miss is two round trips (lookup with lock, write with release); a hit is one, with 0 or 8 tags; a tag clear is one', async function () {
+        const subject = current();
+        const { store, delayMs } = subject.slow!;
+        /** Round trips of an operation: its time over the delay every reply gets (each trip costs at least the delay). */
+        const timed = async <T>(fn: () => Promise<T>): Promise<{ result: T; trips: number }> => {
+          const started = performance.now();
+          const result = await fn();
+          // Rounded down: a loaded machine adds time to a trip, never takes any away; one trip reads 2 only past 2 delays.
+          return { result, trips: Math.floor((performance.now() - started) / delayMs) };
+        };
+        const n = ns('rt');
+        const tags = Array.from({ length: 8 }, (_, i) => `rt-${i}`);
+        // Warm the script cache (a server's first call of a script is EVALSHA, NOSCRIPT, then EVAL).
+        expect(await fill(store, n, 'warm', bytes('w'), tags)).to.equal('stored');
+        for (const withTags of [[], tags]) {
+          const key = `k${withTags.length}`;
+          const token = uniqueToken();
+          const miss = await timed(() => store.lookupEntry(n, key, fillOptions(token)));
+          expect(miss.result.lock).to.equal('taken');
+          expect(miss.trips, 'lookup and lock: one round trip').to.equal(1);
+          const write = await timed(() =>
+            store.writeEntry(n, key, miss.result.ticket!, bytes('v'), { ttlMs: 10_000, tags: withTags, releaseToken: token }),
+          );
+          expect(write.result).to.equal('stored');
+          expect(write.trips, 'write and release: one round trip').to.equal(1);
+          // The caller's hint (what it last saw of this entry) picks the read: an MGET, or the script with the GET beside it.
+          const hint = withTags.length === 0 ? { expectPlain: true } : { expectTagged: true };
+          const hit = await timed(() => store.lookupEntry(n, key, { ...fillOptions(uniqueToken()), ...hint }));
+          expect(hit.result.status).to.equal('hit');
+          expect(hit.trips, `hit with ${withTags.length} tags: one round trip`).to.equal(1);
+        }
+        // Without a hint the caller expects a miss: an entry found anyway costs one more round trip to read it.
+        const unexpected = await timed(() => store.lookupEntry(n, 'k0', fillOptions(uniqueToken())));
+        expect(unexpected.result.status).to.equal('hit');
+        expect(unexpected.trips, 'an unexpected hit: two round trips').to.equal(2);
+        // What goes over the wire: the lookup script and the GET behind it; the write script.
+        const hit = await subject.countCommands!(() =>
+          subject.store.lookupEntry(n, 'k8', { ...fillOptions(uniqueToken()), expectTagged: true }),
+        );
         expect(hit.result.status).to.equal('hit');
-        expect(hit.trips, `hit with ${withTags.length} tags: one round trip`).to.equal(1);
-      }
-      // Without a hint the caller expects a miss: an entry found anyway costs one more round trip to read it.
-      const unexpected = await timed(() => store.lookupEntry(n, 'k0', fillOptions(uniqueToken())));
-      expect(unexpected.result.status).to.equal('hit');
-      expect(unexpected.trips, 'an unexpected hit: two round trips').to.equal(2);
-      // What goes over the wire: the lookup script and the GET behind it; the write script.
-      const hit = await subject.countCommands!(() => subject.store.lookupEntry(n, 'k8', { ...fillOptions(uniqueToken()), expectTagged: true }));
-      expect(hit.result.status).to.equal('hit');
-      expect(hit.commands).to.deep.equal(['evalsha', 'get']);
-      const missed = await subject.countCommands!(() => subject.store.lookupEntry(n, 'absent', fillOptions(uniqueToken())));
-      expect(missed.commands, 'an expected miss sends the script alone').to.deep.equal(['evalsha']);
-      const written = await subject.countCommands!(() => subject.store.writeEntry(n, 'absent', missed.result.ticket!, bytes('v'), { ttlMs: 10_000, tags }));
-      expect(written.result).to.equal('stored');
-      expect(written.commands).to.deep.equal(['evalsha']);
-      expect((await timed(() => store.clearTags(tags, { soft: true }))).trips, 'a clear of 8 tags: one round trip').to.equal(1);
+        expect(hit.commands).to.deep.equal(['evalsha', 'get']);
+        const missed = await subject.countCommands!(() => subject.store.lookupEntry(n, 'absent', fillOptions(uniqueToken())));
+        expect(missed.commands, 'an expected miss sends the script alone').to.deep.equal(['evalsha']);
+        const written = await subject.countCommands!(() =>
+          subject.store.writeEntry(n, 'absent', missed.result.ticket!, bytes('v'), { ttlMs: 10_000, tags }),
+        );
+        expect(written.result).to.equal('stored');
+        expect(written.commands).to.deep.equal(['evalsha']);
+        expect((await timed(() => store.clearTags(tags, { soft: true }))).trips, 'a clear of 8 tags: one round trip').to.equal(1);
+      });
     });
-  });
 }

@@ -34,7 +34,10 @@ describe('store-call bounds through a chaos client', function () {
   }
 
   /** A cache on a chaos client with one cached route, GET /doc, whose handler runs are counted. */
-  async function serve(client: ChaosRedis, options: CacheOptions): Promise<{ cache: Cache; runs: () => number; get: () => Promise<{ cache: string; ms: number }> }> {
+  async function serve(
+    client: ChaosRedis,
+    options: CacheOptions,
+  ): Promise<{ cache: Cache; runs: () => number; get: () => Promise<{ cache: string; ms: number }> }> {
     const cache = f.adopt(createCache({ logger: captureLogger().logger, ...options, redis: client, prefix: f.prefix() }));
     let runs = 0;
     const app = express();
@@ -57,7 +60,10 @@ describe('store-call bounds through a chaos client', function () {
     const key = `${f.prefix()}:wrapper`;
     expect(await client.set(key, 'v', 'PX', 60_000)).to.equal('OK');
     client.chaos.alwaysThrow(['get']);
-    const thrown = await client.get(key).then(() => 'answered', (err: Error) => err.message);
+    const thrown = await client.get(key).then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
     expect(thrown).to.equal('chaos: get failed');
     expect(await client.exists(key), 'a command not named passes').to.equal(1);
     client.chaos.alwaysDelay(150);
@@ -68,7 +74,12 @@ describe('store-call bounds through a chaos client', function () {
     const hanging = client.get(key);
     await waitFor('the command to hang', () => client.chaos.hanging === 1, 1000);
     client.chaos.heal();
-    expect(await hanging.then(() => 'answered', (err: Error) => err.message)).to.match(/released by heal/);
+    expect(
+      await hanging.then(
+        () => 'answered',
+        (err: Error) => err.message,
+      ),
+    ).to.match(/released by heal/);
     expect(await client.get(key), 'healed').to.equal('v');
     expect(client.chaos.calls('get')).to.equal(3);
   });
@@ -102,7 +113,10 @@ describe('store-call bounds through a chaos client', function () {
     const halfOpen = await Promise.all(Array.from({ length: 10 }, () => s.get()));
     expect(halfOpen.map((r) => r.cache)).to.deep.equal(Array(10).fill('BYPASS'));
     expect(client.chaos.calls() - opened, 'exactly one probe after the cooldown').to.equal(1);
-    expect(halfOpen.filter((r) => r.ms >= timeoutMs - 20), 'only the probe waited out the timeout').to.have.length(1);
+    expect(
+      halfOpen.filter((r) => r.ms >= timeoutMs - 20),
+      'only the probe waited out the timeout',
+    ).to.have.length(1);
 
     // The probe timed out: open again for a whole cooldown.
     await Promise.all(Array.from({ length: 5 }, () => s.get()));
@@ -145,7 +159,9 @@ describe('store-call bounds through a chaos client', function () {
 
   it('pending cap: with the breaker off and the store hung, at most 2000 store calls wait; the rest are refused at once', async function () {
     const client = await chaosClient();
-    const cache = f.adopt(createCache({ redis: client, prefix: f.prefix(), timeoutMs: 30, breaker: false, logger: captureLogger().logger }));
+    const cache = f.adopt(
+      createCache({ redis: client, prefix: f.prefix(), timeoutMs: 30, breaker: false, logger: captureLogger().logger }),
+    );
     client.chaos.alwaysHang();
     const calls = MAX_PENDING_STORE_CALLS + 1500;
     const started = Date.now();
@@ -164,7 +180,10 @@ describe('store-call bounds through a chaos client', function () {
     // The rejections reach the cache in microtasks; one turn of the event loop settles them all.
     await new Promise((resolve) => setImmediate(resolve));
     const bypasses = cache.stats().bypasses;
-    await waitFor('a getOrSet answered from the store', async () => (await cache.getOrSet('ns', 'after', async () => 'v')) === 'v' && cache.stats().hits === 1);
+    await waitFor(
+      'a getOrSet answered from the store',
+      async () => (await cache.getOrSet('ns', 'after', async () => 'v')) === 'v' && cache.stats().hits === 1,
+    );
     expect(cache.stats().bypasses, 'no call refused once the waiting calls ended').to.equal(bypasses);
   });
 });

@@ -15,13 +15,21 @@ import { createCache } from 'express-cache-aside';
 import { MAX_PENDING_CLEARS } from '../../src/clears';
 import { RedisStore } from '../../src/stores/redis-store';
 import { deferred, eventuallyHit, sleep, useFactory, waitFor } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { faultTestClientDefaults } from '../helpers/redis-server';
 import { randomPrefix } from '../helpers/shared-redis';
 
 /** A logger that keeps every warn and error line with its object. */
-function keepingLogger(): { lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }>; logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void } } {
+function keepingLogger(): {
+  lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }>;
+  logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void };
+} {
   const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
-  const keep = (level: string) => (obj: unknown, msg?: string): void => { lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' }); };
+  const keep =
+    (level: string) =>
+    (obj: unknown, msg?: string): void => {
+      lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
+    };
   return { lines, logger: { debug() {}, info() {}, warn: keep('warn'), error: keep('error') } };
 }
 
@@ -35,7 +43,9 @@ describe('retried clears', function () {
     const a = await f.setup('redis', options);
     const b = await f.setup('redis', options);
     let data = 'v1';
-    b.app.get('/item', b.cache.route({ namespace: 'items', key: 'one' }), (_req, res) => { res.json({ data }); });
+    b.app.get('/item', b.cache.route({ namespace: 'items', key: 'one' }), (_req, res) => {
+      res.json({ data });
+    });
     await eventuallyHit(b, '/item');
 
     const original = RedisStore.prototype.clearNamespaces;
@@ -73,24 +83,16 @@ describe('retried clears', function () {
   });
 
   describe('against a paused redis-server', function () {
-    let server: RedisProcess;
-
-    before(async function () {
-      server = await startRedis();
-    });
-
-    after(async function () {
-      await server?.stop();
-    });
-
-    afterEach(function () {
-      if (server.paused) server.resume();
-    });
+    const server = useRedisProcess();
 
     it('20,000 failed clears of distinct namespaces: one retry at a time, a bounded pending set and heap, bounded log lines', async function () {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as () => void;
-      const heap = (): number => { gc(); gc(); return process.memoryUsage().heapUsed; };
+      const heap = (): number => {
+        gc();
+        gc();
+        return process.memoryUsage().heapUsed;
+      };
 
       const client = new Redis({ ...faultTestClientDefaults, port: server.port });
       client.on('error', () => undefined);
@@ -112,7 +114,9 @@ describe('retried clears', function () {
         if (namespaces.length === 1) return original.call(this, namespaces);
         retriesInFlight += 1;
         maxRetriesInFlight = Math.max(maxRetriesInFlight, retriesInFlight);
-        return original.call(this, namespaces).finally(() => { retriesInFlight -= 1; });
+        return original.call(this, namespaces).finally(() => {
+          retriesInFlight -= 1;
+        });
       });
       for (let start = 0; start < total; start += 1000) {
         await Promise.all(Array.from({ length: 1000 }, (_, i) => cache.invalidateNamespaces([`user:${start + i}`])));
@@ -140,12 +144,16 @@ describe('retried clears', function () {
       expect(succeeded.obj.count).to.equal(MAX_PENDING_CLEARS);
       // Past the bound every read was served uncached; once the set drained, caching is back.
       let fetches = 0;
-      await waitFor('getOrSet is cached again', async () => {
-        await cache.getOrSet('user:1', 'k', () => ++fetches);
-        const before2 = fetches;
-        await cache.getOrSet('user:1', 'k', () => ++fetches);
-        return fetches === before2;
-      }, 10_000);
+      await waitFor(
+        'getOrSet is cached again',
+        async () => {
+          await cache.getOrSet('user:1', 'k', () => ++fetches);
+          const before2 = fetches;
+          await cache.getOrSet('user:1', 'k', () => ++fetches);
+          return fetches === before2;
+        },
+        10_000,
+      );
     });
   });
 });

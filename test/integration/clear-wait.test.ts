@@ -12,9 +12,9 @@
  * Redis long after they were made) never land over a newer clear.
  */
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type request from 'supertest';
-import { deferred, eventuallyHit, useFactory, waitFor, type AppHandle } from '../helpers/app-factory';
+import { deferred, eventuallyHit, useFactory, waitFor, type AppHandle, type Deferred } from '../helpers/app-factory';
 import { startCutProxy, type CutProxy } from '../helpers/cut-proxy';
 import { useRedisProcess } from '../helpers/hooks';
 import { readyClient } from '../helpers/redis-server';
@@ -63,7 +63,24 @@ async function scriptCalls(admin: Redis): Promise<number> {
 
 /** A GET that starts now (supertest only sends when awaited). */
 function startGet(h: AppHandle, path: string): Promise<request.Response> {
-  return h.http().get(path).then((res) => res);
+  return h
+    .http()
+    .get(path)
+    .then((res) => res);
+}
+
+/** Starts a GET of /item whose fill is held before it writes, as a slow database read would be; resolves once it is held. */
+async function heldFill(shop: Shop, h: AppHandle): Promise<{ filling: Promise<request.Response>; release: Deferred<void> }> {
+  const entered = deferred();
+  const release = deferred();
+  shop.hold = async () => {
+    shop.hold = undefined;
+    entered.resolve();
+    await release.promise;
+  };
+  const filling = startGet(h, '/item');
+  await entered.promise;
+  return { filling, release };
 }
 
 describe('a clear when the store is disconnected: waits for the reconnect, within clearWaitMs', function () {
@@ -85,7 +102,9 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
   });
 
   /** Two instances on one prefix: the writer through the proxy, the reader straight to Redis. */
-  async function instances(writerOptions: CacheOptions = {}): Promise<{ writer: AppHandle; reader: AppHandle; writerClient: Redis; readerClient: Redis; shop: Shop }> {
+  async function instances(
+    writerOptions: CacheOptions = {},
+  ): Promise<{ writer: AppHandle; reader: AppHandle; writerClient: Redis; readerClient: Redis; shop: Shop }> {
     const prefix = randomPrefix('clear-wait');
     const shop: Shop = { title: 'v1' };
     // ioredis' default maxRetriesPerRequest (20), as an application has it; reconnects every RECONNECT_EVERY_MS.
@@ -121,12 +140,16 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
       const took = Date.now() - start;
       writerBack = writerClient.status;
       expect(put.status).to.equal(200);
-      expect(took, 'PUT held for the reconnect, within timeoutMs + clearWaitMs + timeoutMs').to.be.below(TIMEOUT_MS + 1000 + TIMEOUT_MS + MARGIN_MS);
+      expect(took, 'PUT held for the reconnect, within timeoutMs + clearWaitMs + timeoutMs').to.be.below(
+        TIMEOUT_MS + 1000 + TIMEOUT_MS + MARGIN_MS,
+      );
     } finally {
       clearTimeout(restore);
     }
     const read = await reader.http().get('/item').expect(200);
-    expect(read.body.title, `read on the other instance after the mutation answered (X-Cache ${String(read.headers['x-cache'])})`).to.equal('v2');
+    expect(read.body.title, `read on the other instance after the mutation answered (X-Cache ${String(read.headers['x-cache'])})`).to.equal(
+      'v2',
+    );
     expect(read.headers['x-cache'], 'the old entry is gone').to.equal('MISS');
     expect(writerBack, 'the mutation answered once its client was back').to.equal('ready');
   });
@@ -141,7 +164,9 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     await waitFor('the writer client to reconnect', () => writerClient.status === 'ready', 5000, 5);
     await writer.http().put('/item').send({ title: 'v2' }).expect(200);
     const read = await reader.http().get('/item').expect(200);
-    expect(read.body.title, `read on the other instance after the mutation answered (X-Cache ${String(read.headers['x-cache'])})`).to.equal('v2');
+    expect(read.body.title, `read on the other instance after the mutation answered (X-Cache ${String(read.headers['x-cache'])})`).to.equal(
+      'v2',
+    );
     const own = await writer.http().get('/item').expect(200);
     expect(own.headers['x-cache'], 'the writer caches again right after the reconnect').to.not.equal('BYPASS');
   });
@@ -164,10 +189,17 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     expect(own.headers['x-cache']).to.equal('BYPASS');
     // The window the README states: the clear never reached Redis, so another instance cannot know of it.
     const other = await reader.http().get('/item').expect(200);
-    expect(other.body.title, `other instance while the writer is still cut off (X-Cache ${String(other.headers['x-cache'])})`).to.equal('v1');
+    expect(other.body.title, `other instance while the writer is still cut off (X-Cache ${String(other.headers['x-cache'])})`).to.equal(
+      'v1',
+    );
 
     proxy.restore();
-    await waitFor('the retried clear to land once the writer is back', async () => (await reader.http().get('/item')).body.title === 'v2', 10_000, 50);
+    await waitFor(
+      'the retried clear to land once the writer is back',
+      async () => (await reader.http().get('/item')).body.title === 'v2',
+      10_000,
+      50,
+    );
   });
 
   it('clearWaitMs 0: a clear that finds the store disconnected fails at once, as before', async function () {
@@ -190,15 +222,7 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     expect(writerClient.status, 'the writer is still cut off').to.not.equal('ready');
 
     // The reader's fill reads v1 and is held before it writes, as a slow database read would be.
-    const entered = deferred();
-    const release = deferred();
-    shop.hold = async () => {
-      shop.hold = undefined;
-      entered.resolve();
-      await release.promise;
-    };
-    const filling = startGet(reader, '/item');
-    await entered.promise;
+    const { filling, release } = await heldFill(shop, reader);
 
     const restore = setTimeout(() => proxy.restore(), 200);
     let writerBack: string;
@@ -223,29 +247,21 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
      * so the write is unanswered: ioredis resends it when the connection is back.
      */
     async function writeLeftUnanswered(writer: AppHandle, writerClient: Redis, shop: Shop): Promise<void> {
-      const entered = deferred();
-      const release = deferred();
-      shop.hold = async () => {
-        shop.hold = undefined;
-        entered.resolve();
-        await release.promise;
-      };
-      const filling = startGet(writer, '/item');
-      await entered.promise;
+      const { filling, release } = await heldFill(shop, writer);
       await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       try {
         release.resolve();
         const first = await filling;
         expect(first.body.title).to.equal('v1');
         expect(first.headers['x-cache']).to.equal('MISS');
-        await waitFor('the fill\'s write to wait in the paused server', () => unanswered(writerClient) > 0, 5000, 5);
+        await waitFor("the fill's write to wait in the paused server", () => unanswered(writerClient) > 0, 5000, 5);
         await cutOff(writerClient);
       } finally {
         await admin.call('CLIENT', 'UNPAUSE');
       }
     }
 
-    it('a write resent after another instance\'s newer clear is refused (it carries the generation its fill saw)', async function () {
+    it("a write resent after another instance's newer clear is refused (it carries the generation its fill saw)", async function () {
       const { writer, reader, writerClient, shop } = await instances();
       await writeLeftUnanswered(writer, writerClient, shop);
       await reader.http().put('/item').send({ title: 'v2' }).expect(200);
@@ -256,13 +272,16 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
       await writerClient.ping(); // answered after everything sent before it on that connection: the resent write too
       expect(await scriptCalls(admin), 'the unanswered write was resent and ran').to.be.above(scriptsBefore);
 
-      for (const [name, h] of [['reader', reader], ['writer', writer]] as const) {
+      for (const [name, h] of [
+        ['reader', reader],
+        ['writer', writer],
+      ] as const) {
         const res = await h.http().get('/item').expect(200);
         expect(res.body.title, `${name} after the resent write (X-Cache ${String(res.headers['x-cache'])})`).to.equal('v2');
       }
     });
 
-    it('a write resent when the writer reconnects lands before the writer\'s own waiting clear, never after it', async function () {
+    it("a write resent when the writer reconnects lands before the writer's own waiting clear, never after it", async function () {
       const { writer, reader, writerClient, shop } = await instances();
       await writeLeftUnanswered(writer, writerClient, shop);
 
@@ -280,7 +299,10 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
       await writerClient.ping();
       expect(await scriptCalls(admin), 'the unanswered write was resent and ran').to.be.above(scriptsBefore);
       const read = await reader.http().get('/item').expect(200);
-      expect(read.body.title, `read after the mutation answered and the resent write ran (X-Cache ${String(read.headers['x-cache'])})`).to.equal('v2');
+      expect(
+        read.body.title,
+        `read after the mutation answered and the resent write ran (X-Cache ${String(read.headers['x-cache'])})`,
+      ).to.equal('v2');
       expect(writerBack, 'the mutation answered once its client was back').to.equal('ready');
     });
   });

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import Redis from 'ioredis';
 import { createCache } from 'express-cache-aside';
 import { captureLogger, useFactory } from '../helpers/app-factory';
-import { faultTestClientDefaults, startRedis, type RedisProcess } from '../helpers/redis-server';
+import { useRedisProcess } from '../helpers/hooks';
+import { faultTestClientDefaults } from '../helpers/redis-server';
 import { randomPrefix } from '../helpers/shared-redis';
 
 const TIMEOUT_MS = 100;
@@ -18,17 +19,7 @@ const WRITE_BOUND_MS = 1000;
 describe('close() with the store hanging', function () {
   this.timeout(30_000);
   const f = useFactory('close-bounds');
-  let server: RedisProcess;
-
-  before(async function () {
-    server = await startRedis();
-  });
-  after(async function () {
-    await server?.stop();
-  });
-  afterEach(function () {
-    if (server.paused) server.resume();
-  });
+  const server = useRedisProcess();
 
   async function cacheOnServer() {
     const client = new Redis({ ...faultTestClientDefaults, port: server.port });
@@ -53,7 +44,12 @@ describe('close() with the store hanging', function () {
   it('close() waits on a write to a hung store at most its bound', async function () {
     const cache = await cacheOnServer();
     // The write goes out after fetch: pausing the server inside fetch leaves it hanging.
-    expect(await cache.getOrSet('ns', 'k', () => { server.pause(); return 'v'; })).to.equal('v');
+    expect(
+      await cache.getOrSet('ns', 'k', () => {
+        server.pause();
+        return 'v';
+      }),
+    ).to.equal('v');
     const started = Date.now();
     await cache.close();
     const ms = Date.now() - started;

@@ -23,7 +23,10 @@ import { randomPrefix } from '../helpers/shared-redis';
 async function slotOwners(cluster: RedisClusterProcess, slot: number): Promise<{ master: RedisProcess; replica: RedisProcess }> {
   const admin = cluster.nodes[0]!.client();
   try {
-    const lines = String(await admin.cluster('NODES')).trim().split('\n').map((line) => line.split(' '));
+    const lines = String(await admin.cluster('NODES'))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
     const portOf = (address: string): number => Number(address.split('@')[0]!.split(':')[1]);
     const serves = (fields: string[]): boolean =>
       fields.slice(8).some((range) => {
@@ -99,15 +102,25 @@ describe('Redis Cluster failover of the master holding a namespace', function ()
     const generationKey = `${prefix}:{courses}:g`;
     // redis-cli assigns the replicas after the cluster says ok: wait until the slot's master has one.
     let owners: { master: RedisProcess; replica: RedisProcess } | undefined;
-    await waitFor('the slot\'s master to have a replica', async () => {
-      owners = await slotOwners(cluster, keySlot(generationKey)).catch(() => undefined);
-      return owners !== undefined;
-    }, 20_000, 200);
+    await waitFor(
+      "the slot's master to have a replica",
+      async () => {
+        owners = await slotOwners(cluster, keySlot(generationKey)).catch(() => undefined);
+        return owners !== undefined;
+      },
+      20_000,
+      200,
+    );
     const { master, replica } = owners!;
     const masterAdmin: Redis = master.client();
     const replicaAdmin: Redis = replica.client();
     // The replica has the entry and the generation it was written under.
-    await waitFor('the replica to acknowledge the entry', async () => Number(await masterAdmin.call('WAIT', '1', '500')) === 1, 20_000, 100);
+    await waitFor(
+      'the replica to acknowledge the entry',
+      async () => Number(await masterAdmin.call('WAIT', '1', '500')) === 1,
+      20_000,
+      100,
+    );
     await replicaAdmin.call('READONLY');
     const oldGeneration = await replicaAdmin.get(generationKey);
     expect(oldGeneration).to.be.a('string');
@@ -131,13 +144,20 @@ describe('Redis Cluster failover of the master holding a namespace', function ()
     expect(await replicaAdmin.get(generationKey), 'generation on the promoted master').to.equal(oldGeneration);
 
     const seen: string[] = [];
-    await waitFor('a read to see v2', async () => {
-      seen.push(await read());
-      return seen[seen.length - 1] === 'v2';
-    }, 15_000, 20);
+    await waitFor(
+      'a read to see v2',
+      async () => {
+        seen.push(await read());
+        return seen[seen.length - 1] === 'v2';
+      },
+      15_000,
+      20,
+    );
     const tookMs = performance.now() - failedOverAt;
     for (let i = 0; i < 20; i++) expect(await read(), 'reads after the clear was applied again').to.equal('v2');
-    console.log(`      failover noticed after ${seen.filter((value) => value === 'v1').length} stale read(s); v2 read ${tookMs.toFixed(0)} ms after the takeover`);
+    console.log(
+      `      failover noticed after ${seen.filter((value) => value === 'v1').length} stale read(s); v2 read ${tookMs.toFixed(0)} ms after the takeover`,
+    );
     masterAdmin.disconnect();
     replicaAdmin.disconnect();
   });

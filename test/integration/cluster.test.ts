@@ -18,11 +18,10 @@ import express, { type Express } from 'express';
 import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import request from 'supertest';
 import { createCache, type Cache, type CacheOptions } from 'express-cache-aside';
-import { RedisStore } from '../../src/stores/redis-store';
 import { binaryParser, captureLogger, SHARED_REDIS_TIMEOUT_MS, sleep, subscriberCount, useFactory, waitFor } from '../helpers/app-factory';
 import { keyLayout } from '../helpers/key-layout';
 import { keySlot, startCluster, type RedisClusterProcess } from '../helpers/redis-cluster';
-import { deleteByPrefix, escapeGlob, randomPrefix } from '../helpers/shared-redis';
+import { escapeGlob, randomPrefix } from '../helpers/shared-redis';
 import { runStoreContract } from '../helpers/store-contract';
 import { redisSubject } from '../helpers/redis-store-subject';
 
@@ -85,7 +84,11 @@ describe('Redis Cluster (3 masters)', function () {
     for (const client of clients.splice(0)) client.disconnect();
   });
 
-  async function clusterApp(options: CacheOptions = {}, clientOptions: ClusterOptions = {}, prefix = randomPrefix('cluster')): Promise<ClusterApp> {
+  async function clusterApp(
+    options: CacheOptions = {},
+    clientOptions: ClusterOptions = {},
+    prefix = randomPrefix('cluster'),
+  ): Promise<ClusterApp> {
     const client = await ready(cluster.client(clientOptions));
     clients.push(client);
     const log = captureLogger();
@@ -99,10 +102,15 @@ describe('Redis Cluster (3 masters)', function () {
   /** GETs until the cache says HIT (a MISS is the fill; entries land after the response). */
   async function eventuallyHit(a: ClusterApp, path: string): Promise<request.Response> {
     let last: request.Response | undefined;
-    await waitFor(`${path} to be a HIT`, async () => {
-      last = await a.http().get(path).buffer(true).parse(binaryParser);
-      return last.headers['x-cache'] === 'HIT';
-    }, 5000, 20);
+    await waitFor(
+      `${path} to be a HIT`,
+      async () => {
+        last = await a.http().get(path).buffer(true).parse(binaryParser);
+        return last.headers['x-cache'] === 'HIT';
+      },
+      5000,
+      20,
+    );
     return last!;
   }
 
@@ -116,20 +124,44 @@ describe('Redis Cluster (3 masters)', function () {
       storeClient?.disconnect();
     });
     // One client for the whole contract (clients made in a test are disconnected after it); a new prefix per test.
-    runStoreContract('RedisStore on a Redis Cluster', async () => redisSubject((storeClient ??= await ready(cluster.client()))), { describe, it, beforeEach, afterEach }, { keys: true });
+    runStoreContract(
+      'RedisStore on a Redis Cluster',
+      async () => {
+        storeClient ??= await ready(cluster.client());
+        return redisSubject(storeClient);
+      },
+      { describe, it, beforeEach, afterEach },
+      { keys: true },
+    );
   });
 
   describe('route, invalidate and getOrSet unchanged on a Cluster', function () {
     // Plain names, the API.md shapes, and names that try to break out of the hash tag or look like patterns.
-    const namespaces = ['courses', 'products', 'events', 'user:42', 'a{b}c', '{x}', '}{', '*', 'q?[x]', 'ünïcødé', ...Array.from({ length: 10 }, (_, i) => `ns-${i}`)];
+    const namespaces = [
+      'courses',
+      'products',
+      'events',
+      'user:42',
+      'a{b}c',
+      '{x}',
+      '}{',
+      '*',
+      'q?[x]',
+      'ünïcødé',
+      ...Array.from({ length: 10 }, (_, i) => `ns-${i}`),
+    ];
 
     it('MISS then HIT for namespaces spread over every master; one clear of all of them; no CROSSSLOT or other store error', async function () {
       const a = await clusterApp();
       const versions = new Map<string, number>();
-      a.app.get('/r/:ns/:key', a.cache.route({ namespace: (req) => String(req.params.ns), key: (req) => String(req.params.key) }), (req, res) => {
-        const ns = String(req.params.ns);
-        res.json({ ns, key: req.params.key, version: versions.get(ns) ?? 1 });
-      });
+      a.app.get(
+        '/r/:ns/:key',
+        a.cache.route({ namespace: (req) => String(req.params.ns), key: (req) => String(req.params.key) }),
+        (req, res) => {
+          const ns = String(req.params.ns);
+          res.json({ ns, key: req.params.key, version: versions.get(ns) ?? 1 });
+        },
+      );
       a.app.post('/clear', a.cache.invalidate({ namespaces: (req) => (req.body as { namespaces: string[] }).namespaces }), (req, res) => {
         for (const ns of (req.body as { namespaces: string[] }).namespaces) versions.set(ns, (versions.get(ns) ?? 1) + 1);
         res.json({ ok: true });
@@ -215,10 +247,15 @@ describe('Redis Cluster (3 masters)', function () {
       const stale = await a.http().get('/stale').expect(200);
       expect(stale.headers['x-cache']).to.equal('STALE');
       expect(stale.body).to.deep.equal({ calls: 1 });
-      await waitFor('the refreshed entry', async () => {
-        const res = await a.http().get('/stale');
-        return res.headers['x-cache'] === 'HIT' && (res.body as { calls: number }).calls === 2;
-      }, 5000, 50);
+      await waitFor(
+        'the refreshed entry',
+        async () => {
+          const res = await a.http().get('/stale');
+          return res.headers['x-cache'] === 'HIT' && (res.body as { calls: number }).calls === 2;
+        },
+        5000,
+        50,
+      );
       expect(calls).to.equal(2);
       expect(a.cache.stats().errors).to.equal(0);
     });
@@ -240,7 +277,10 @@ describe('Redis Cluster (3 masters)', function () {
           res.json({ version });
         });
       }
-      const responses = await Promise.all([...Array.from({ length: 5 }, () => one.http().get('/shared')), ...Array.from({ length: 5 }, () => two.http().get('/shared'))]);
+      const responses = await Promise.all([
+        ...Array.from({ length: 5 }, () => one.http().get('/shared')),
+        ...Array.from({ length: 5 }, () => two.http().get('/shared')),
+      ]);
       expect(calls, 'handler runs across both instances').to.equal(1);
       for (const res of responses) expect(res.body).to.deep.equal({ version: 1 });
       await one.http().put('/shared').expect(200);
@@ -252,7 +292,13 @@ describe('Redis Cluster (3 masters)', function () {
 
     it('getOrSet round-trips Date, Buffer, Map, Set and BigInt on the Cluster and is cleared by invalidateNamespaces', async function () {
       const a = await clusterApp();
-      const value = { at: new Date(1_700_000_000_000), raw: Buffer.from([0, 1, 255]), map: new Map([['k', 1]]), set: new Set(['s']), big: 2n ** 70n };
+      const value = {
+        at: new Date(1_700_000_000_000),
+        raw: Buffer.from([0, 1, 255]),
+        map: new Map([['k', 1]]),
+        set: new Set(['s']),
+        big: 2n ** 70n,
+      };
       let fetches = 0;
       const fetch = async (): Promise<typeof value> => {
         fetches += 1;
@@ -260,12 +306,17 @@ describe('Redis Cluster (3 masters)', function () {
       };
       for (const ns of ['data', 'user:7', '{tag}']) {
         expect(await a.cache.getOrSet(ns, 'v', fetch)).to.deep.equal(value);
-        await waitFor(`${ns} stored`, async () => {
-          const before = fetches;
-          const got = await a.cache.getOrSet(ns, 'v', fetch);
-          expect(got).to.deep.equal(value);
-          return fetches === before;
-        }, 3000, 20);
+        await waitFor(
+          `${ns} stored`,
+          async () => {
+            const before = fetches;
+            const got = await a.cache.getOrSet(ns, 'v', fetch);
+            expect(got).to.deep.equal(value);
+            return fetches === before;
+          },
+          3000,
+          20,
+        );
       }
       const before = fetches;
       await a.cache.invalidateNamespaces(['data', 'user:7', '{tag}']);
@@ -274,7 +325,7 @@ describe('Redis Cluster (3 masters)', function () {
       expect(a.cache.stats().errors).to.equal(0);
     });
 
-    it('with the in-process tier (l1), a clear published on the Cluster drops the other instance\'s copy', async function () {
+    it("with the in-process tier (l1), a clear published on the Cluster drops the other instance's copy", async function () {
       const prefix = randomPrefix('cluster');
       const one = await clusterApp({ l1: { max: 100, ttl: '30s' } }, {}, prefix);
       const two = await clusterApp({ l1: { max: 100, ttl: '30s' } }, {}, prefix);
@@ -294,10 +345,15 @@ describe('Redis Cluster (3 masters)', function () {
       await eventuallyHit(two, '/l1');
       await eventuallyHit(two, '/l1');
       await one.http().put('/l1').expect(200);
-      await waitFor('instance two to see the clear', async () => {
-        const res = await two.http().get('/l1').expect(200);
-        return (res.body as { version: number }).version === 2;
-      }, 3000, 20);
+      await waitFor(
+        'instance two to see the clear',
+        async () => {
+          const res = await two.http().get('/l1').expect(200);
+          return (res.body as { version: number }).version === 2;
+        },
+        3000,
+        20,
+      );
     });
   });
 
@@ -353,7 +409,10 @@ describe('Redis Cluster (3 masters)', function () {
       // The namespace's keys (its hash tag); the prefix's global record lives in a slot of its own.
       const moved = (await clusterKeys(a.client, a.prefix)).filter((k) => k.key.includes('{migrating}'));
       expect(moved.length).to.be.at.least(2);
-      expect(moved.every((k) => k.port === target.port), 'every key of the namespace is on the new owner').to.equal(true);
+      expect(
+        moved.every((k) => k.port === target.port),
+        'every key of the namespace is on the new owner',
+      ).to.equal(true);
     });
   });
 
@@ -418,7 +477,8 @@ describe('Redis Cluster (3 masters)', function () {
         const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
         const serverSlowest = Math.max(...serverMs);
         const loopStallMs = loopDelay.max / 1e6;
-        const seen = `server slowest ${Math.round(serverSlowest)} ms, client slowest ${Math.round(clientSlowest)} ms, ` +
+        const seen =
+          `server slowest ${Math.round(serverSlowest)} ms, client slowest ${Math.round(clientSlowest)} ms, ` +
           `event loop stalled up to ${Math.round(loopStallMs)} ms`;
         // One line of figures, so a run that passed near the bound shows it.
         console.log(`      every node paused: ${seen}`);
@@ -434,10 +494,15 @@ describe('Redis Cluster (3 masters)', function () {
         cluster.resumeAll();
         agent.destroy();
       }
-      await waitFor('caching to resume after the nodes were resumed', async () => {
-        const res = await a.http().get('/p/1');
-        return res.headers['x-cache'] === 'HIT';
-      }, 20_000, 100);
+      await waitFor(
+        'caching to resume after the nodes were resumed',
+        async () => {
+          const res = await a.http().get('/p/1');
+          return res.headers['x-cache'] === 'HIT';
+        },
+        20_000,
+        100,
+      );
       await waitFor('ioredis queues to drain', () => queued() === 0, 5000);
     });
   });
@@ -449,7 +514,9 @@ function agentGet(agent: http.Agent, url: string): Promise<{ status: number; bod
     const req = http.get(url, { agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), cache: String(res.headers['x-cache']) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), cache: String(res.headers['x-cache']) }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

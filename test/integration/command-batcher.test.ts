@@ -70,7 +70,7 @@ describe('command batcher', function () {
     }
   });
 
-  it('keeps state on the user\'s client: scripts defined and instrumentation installed on it see the batched commands', async function () {
+  it("keeps state on the user's client: scripts defined and instrumentation installed on it see the batched commands", async function () {
     const batched = batchCommands(client);
     batched.defineCommand('ecaBatcherEcho', { numberOfKeys: 0, lua: 'return ARGV[1]' });
     expect(typeof (client as unknown as Record<string, unknown>).ecaBatcherEcho).to.equal('function');
@@ -85,12 +85,15 @@ describe('command batcher', function () {
     const pending = batched.set(`${prefix}:drop`, 'x');
     socketOf(client).destroy();
     // Retried after the reconnect (maxRetriesPerRequest 1) or rejected: either way it settles.
-    await pending.then(() => undefined, () => undefined);
+    await pending.then(
+      () => undefined,
+      () => undefined,
+    );
     await new Promise<void>((resolve) => (client.status === 'ready' ? resolve() : client.once('ready', () => resolve())));
     expect(await Promise.all([batched.set(`${prefix}:after`, 'y'), batched.get(`${prefix}:after`)])).to.deep.equal(['OK', 'y']);
   });
 
-  it('serves the store\'s concurrent lookups from one write', async function () {
+  it("serves the store's concurrent lookups from one write", async function () {
     const store = new RedisStore(client, prefix);
     const socket = socketOf(client);
     const writev = sinon.spy(socket as unknown as { _writev: (...args: unknown[]) => void }, '_writev');

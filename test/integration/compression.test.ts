@@ -19,7 +19,10 @@ for (const storeKind of storeKinds) {
     it('sends the stored gzip body to a client that accepts gzip, and the identical plain body to one that does not', async function () {
       const h = await f.setup(storeKind, { compress: true });
       let calls = 0;
-      h.app.get('/big', h.cache.route({ namespace: 'c' }), (_req, res) => { calls++; res.json(big); });
+      h.app.get('/big', h.cache.route({ namespace: 'c' }), (_req, res) => {
+        calls++;
+        res.json(big);
+      });
       const miss = await rawRequest(h.url, 'GET', '/big', { 'accept-encoding': 'gzip' });
       expect(miss.headers['x-cache']).to.equal('MISS');
       expect(miss.body.toString()).to.equal(bigText);
@@ -48,10 +51,18 @@ for (const storeKind of storeKinds) {
     it('stores small, incompressible, non-text and already-encoded bodies as they are', async function () {
       const h = await f.setup(storeKind, { compress: { threshold: 2048 } });
       const noise = randomBytes(8192);
-      h.app.get('/small', h.cache.route({ namespace: 'c' }), (_req, res) => { res.json({ ok: true }); });
-      h.app.get('/noise', h.cache.route({ namespace: 'c' }), (_req, res) => { res.type('application/octet-stream').send(noise); });
-      h.app.get('/png', h.cache.route({ namespace: 'c' }), (_req, res) => { res.type('image/png').send(Buffer.alloc(8192, 1)); });
-      h.app.get('/encoded', h.cache.route({ namespace: 'c' }), (_req, res) => { res.set('Content-Encoding', 'br').type('text/plain').send(Buffer.alloc(8192, 2)); });
+      h.app.get('/small', h.cache.route({ namespace: 'c' }), (_req, res) => {
+        res.json({ ok: true });
+      });
+      h.app.get('/noise', h.cache.route({ namespace: 'c' }), (_req, res) => {
+        res.type('application/octet-stream').send(noise);
+      });
+      h.app.get('/png', h.cache.route({ namespace: 'c' }), (_req, res) => {
+        res.type('image/png').send(Buffer.alloc(8192, 1));
+      });
+      h.app.get('/encoded', h.cache.route({ namespace: 'c' }), (_req, res) => {
+        res.set('Content-Encoding', 'br').type('text/plain').send(Buffer.alloc(8192, 2));
+      });
       const paths = ['/small', '/noise', '/png', '/encoded'];
       for (const [i, path] of paths.entries()) {
         await rawRequest(h.url, 'GET', path);
@@ -70,7 +81,9 @@ describe('compression once: Redis memory', function () {
 
   it('keeps the entry in Redis smaller than the body', async function () {
     const h = await f.setup('redis', { compress: true });
-    h.app.get('/big', h.cache.route({ namespace: 'm' }), (_req, res) => { res.json(big); });
+    h.app.get('/big', h.cache.route({ namespace: 'm' }), (_req, res) => {
+      res.json(big);
+    });
     await rawRequest(h.url, 'GET', '/big');
     await waitForEntries(h);
     const [key] = await entryKeys(h, 'm');

@@ -180,8 +180,14 @@ describe('consistency across three shop instances (history check)', function () 
       try {
         const answer = await send(agent, shops[instance]!.url, 'GET', path);
         history.push({
-          kind: 'read', path, instance, invokedAt, completedAt: performance.now(),
-          status: answer.status, cache: answer.cache, observed: answer.status === 200 ? versionsIn(answer.body) : new Map(),
+          kind: 'read',
+          path,
+          instance,
+          invokedAt,
+          completedAt: performance.now(),
+          status: answer.status,
+          cache: answer.cache,
+          observed: answer.status === 200 ? versionsIn(answer.body) : new Map(),
         });
       } catch {
         // A read that got no answer observed nothing.

@@ -56,7 +56,7 @@ for (const tier of ['off', 'on'] as const) {
       await inspector.quit();
     });
 
-    it('route: a read on B after A acknowledged its clear gets the new state, not B\'s older fill', async function () {
+    it("route: a read on B after A acknowledged its clear gets the new state, not B's older fill", async function () {
       let state = 'old';
       let handlerCalls = 0;
       const gate = deferred();
@@ -72,7 +72,7 @@ for (const tier of ['off', 'on'] as const) {
       const port = (server.address() as AddressInfo).port;
       try {
         const first = get(port, '/item');
-        await waitFor('B\'s fill to read the old state', () => handlerCalls === 1);
+        await waitFor("B's fill to read the old state", () => handlerCalls === 1);
         state = 'new';
         await a.invalidateNamespaces(['items']);
         // Began after the clear was acknowledged.
@@ -91,7 +91,7 @@ for (const tier of ['off', 'on'] as const) {
       }
     });
 
-    it('getOrSet: a call on B after A acknowledged its clear gets the new value, not B\'s older fetch', async function () {
+    it("getOrSet: a call on B after A acknowledged its clear gets the new value, not B's older fetch", async function () {
       let state = 'old';
       let fetches = 0;
       const gate = deferred();
@@ -102,7 +102,7 @@ for (const tier of ['off', 'on'] as const) {
         return read;
       };
       const first = b.getOrSet('values', 'one', fetch);
-      await waitFor('B\'s fetch to read the old state', () => fetches === 1);
+      await waitFor("B's fetch to read the old state", () => fetches === 1);
       state = 'new';
       await a.invalidateNamespaces(['values']);
       const second = b.getOrSet('values', 'one', fetch);

@@ -22,19 +22,23 @@ async function getAll(baseUrl: string, paths: string[], concurrency = 50): Promi
   let next = 0;
   const one = (path: string): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      http.get(`${baseUrl}${path}`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          results.push({ path, status: res.statusCode ?? 0, cache: String(res.headers['x-cache']) });
-          resolve();
-        });
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(`${baseUrl}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            results.push({ path, status: res.statusCode ?? 0, cache: String(res.headers['x-cache']) });
+            resolve();
+          });
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
   try {
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < paths.length) await one(paths[next++]!);
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < paths.length) await one(paths[next++]!);
+      }),
+    );
   } finally {
     agent.destroy();
   }
@@ -68,7 +72,10 @@ function mountItems(h: AppHandle, ttl: string | number, staleTtl: string | numbe
 /** Writes ENTRIES entries through the app; resolves how long the writes took (first request to last stored entry). */
 async function writeEntries(h: AppHandle): Promise<number> {
   const start = Date.now();
-  const answers = await getAll(h.url, Array.from({ length: ENTRIES }, (_, i) => `/item/${i}`));
+  const answers = await getAll(
+    h.url,
+    Array.from({ length: ENTRIES }, (_, i) => `/item/${i}`),
+  );
   expect(answers.filter((a) => a.status === 200 && a.cache === 'MISS')).to.have.length(ENTRIES);
   await waitForEntries(h, ENTRIES, 'items');
   return Date.now() - start;
@@ -131,9 +138,13 @@ describe('expiry spread (jitter)', function () {
 
   it('entries written together turn stale at different moments, never before ttl × (1 − jitter) nor after ttl (ttl 6 s, jitter 0.5)', async function () {
     const h = await f.setup('redis', { jitter: 0.5, timeoutMs, logger: quiet });
-    h.app.get('/j/:set/:id', h.cache.route({ namespace: 'j', key: (req) => `${String(req.params.set)}/${String(req.params.id)}`, ttl: '6s', staleTtl: '30s' }), (req, res) => {
-      res.json({ id: req.params.id });
-    });
+    h.app.get(
+      '/j/:set/:id',
+      h.cache.route({ namespace: 'j', key: (req) => `${String(req.params.set)}/${String(req.params.id)}`, ttl: '6s', staleTtl: '30s' }),
+      (req, res) => {
+        res.json({ id: req.params.id });
+      },
+    );
     const paths = (set: string): string[] => Array.from({ length: 20 }, (_, i) => `/j/${set}/${i}`);
     const writeStart = Date.now();
     await getAll(h.url, [...paths('a'), ...paths('b'), ...paths('c')], 20);
@@ -143,7 +154,10 @@ describe('expiry spread (jitter)', function () {
     await sleep(Math.max(0, writeEnd + 1000 - Date.now()));
     const early = await getAll(h.url, paths('a'), 20);
     expect(Date.now() - writeStart, 'set a was looked at before any entry could turn stale').to.be.below(3000);
-    expect(early.map((r) => r.cache), 'all fresh before ttl × (1 − jitter)').to.deep.equal(early.map(() => 'HIT'));
+    expect(
+      early.map((r) => r.cache),
+      'all fresh before ttl × (1 − jitter)',
+    ).to.deep.equal(early.map(() => 'HIT'));
 
     await sleep(Math.max(0, writeStart + 4500 - Date.now()));
     const middle = await getAll(h.url, paths('b'), 20);
@@ -155,6 +169,9 @@ describe('expiry spread (jitter)', function () {
 
     await sleep(Math.max(0, writeEnd + 6200 - Date.now()));
     const late = await getAll(h.url, paths('c'), 20);
-    expect(late.map((r) => r.cache), 'none fresh past the declared ttl').to.deep.equal(late.map(() => 'STALE'));
+    expect(
+      late.map((r) => r.cache),
+      'none fresh past the declared ttl',
+    ).to.deep.equal(late.map(() => 'STALE'));
   });
 });

@@ -14,7 +14,12 @@ for (const storeKind of storeKinds) {
     const f = useFactory(`express4-${storeKind}`);
 
     /** An Express 4 app on a fresh cache, listening. */
-    async function setup(): Promise<{ h: CacheHandle; app: ReturnType<typeof express4>; url: string; http: () => ReturnType<typeof request> }> {
+    async function setup(): Promise<{
+      h: CacheHandle;
+      app: ReturnType<typeof express4>;
+      url: string;
+      http: () => ReturnType<typeof request>;
+    }> {
       const h = await f.cache(storeKind);
       const app = express4();
       app.use(express4.json());

@@ -10,10 +10,10 @@
 import { once } from 'node:events';
 import { expect } from 'chai';
 import Redis, { type RedisOptions } from 'ioredis';
-import request from 'supertest';
+import type request from 'supertest';
 import { captureLogger, eventuallyHit, sleep, useFactory, waitFor, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { useRedisProcess } from '../helpers/hooks';
-import { type RedisProcess } from '../helpers/redis-server';
+import type { RedisProcess } from '../helpers/redis-server';
 
 const TIMEOUT_MS = 100;
 /** What "answered promptly" means on a shared 2-core machine: timeoutMs plus a generous margin. */
@@ -96,10 +96,15 @@ for (const setup of clientSetups) {
       } finally {
         server.resume();
       }
-      await waitFor('a HIT or MISS after resume', async () => {
-        const res = await h.http().get('/item');
-        return res.headers['x-cache'] === 'HIT' || res.headers['x-cache'] === 'MISS';
-      }, 8000, 50);
+      await waitFor(
+        'a HIT or MISS after resume',
+        async () => {
+          const res = await h.http().get('/item');
+          return res.headers['x-cache'] === 'HIT' || res.headers['x-cache'] === 'MISS';
+        },
+        8000,
+        50,
+      );
     });
 
     it('killed Redis: BYPASS fast; restarted empty: caching resumes (MISS then HIT) without restarting the app', async function () {
@@ -120,11 +125,16 @@ for (const setup of clientSetups) {
         await server.restart();
       }
       let first: request.Response | undefined;
-      await waitFor('the first request served through the cache again', async () => {
-        first = await h.http().get('/item');
-        expect(first.status).to.equal(200);
-        return first.headers['x-cache'] !== 'BYPASS';
-      }, 15_000, 100);
+      await waitFor(
+        'the first request served through the cache again',
+        async () => {
+          first = await h.http().get('/item');
+          expect(first.status).to.equal(200);
+          return first.headers['x-cache'] !== 'BYPASS';
+        },
+        15_000,
+        100,
+      );
       expect(first?.headers['x-cache'], 'the restarted Redis is empty').to.equal('MISS');
       await waitForEntries(h);
       const hit = await h.http().get('/item').expect(200);

@@ -21,7 +21,10 @@ const TIMEOUT_MS = 100;
 const BOUND_MS = TIMEOUT_MS + 400;
 
 /** A logger that keeps what the cache logs at warn and error. */
-function capturingLogger(): { lines: Array<{ level: string; msg: string }>; logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void } } {
+function capturingLogger(): {
+  lines: Array<{ level: string; msg: string }>;
+  logger: { debug(): void; info(): void; warn(o: unknown, m?: string): void; error(o: unknown, m?: string): void };
+} {
   const lines: Array<{ level: string; msg: string }> = [];
   return {
     lines,
@@ -84,7 +87,10 @@ describe('a failed clear is not forgotten', function () {
       expect(put.status).to.equal(200);
       expect(putMs, 'PUT while Redis is paused').to.be.below(BOUND_MS);
       expect(h.cache.stats().errors, 'the failed clear is counted').to.be.above(errorsBefore);
-      expect(log.lines.filter((l) => l.level === 'error' && /clear/i.test(l.msg)), `logged: ${JSON.stringify(log.lines)}`).to.have.length.at.least(1);
+      expect(
+        log.lines.filter((l) => l.level === 'error' && /clear/i.test(l.msg)),
+        `logged: ${JSON.stringify(log.lines)}`,
+      ).to.have.length.at.least(1);
 
       const during = await h.http().get('/item');
       expect(during.status).to.equal(200);
@@ -123,7 +129,10 @@ describe('a failed clear is not forgotten', function () {
       expect(put.status).to.equal(200);
       expect(Date.now() - start, 'PUT whose clear is refused').to.be.below(BOUND_MS);
       expect(h.cache.stats().errors, 'the failed clear is counted').to.be.above(errorsBefore);
-      expect(log.lines.filter((l) => l.level === 'error' && /clear/i.test(l.msg)), `logged: ${JSON.stringify(log.lines)}`).to.have.length.at.least(1);
+      expect(
+        log.lines.filter((l) => l.level === 'error' && /clear/i.test(l.msg)),
+        `logged: ${JSON.stringify(log.lines)}`,
+      ).to.have.length.at.least(1);
       expect(await admin.get(generationKey(h, 'items')), 'the clear really did not land').to.equal(generationBefore);
 
       for (let i = 0; i < 3; i += 1) {
@@ -139,7 +148,12 @@ describe('a failed clear is not forgotten', function () {
     }
 
     // No request and no mutation from here on: only the background retry can change the generation.
-    await waitFor('the retried clear to land in Redis', async () => (await admin.get(generationKey(h, 'items'))) !== generationBefore, 10_000, 50);
+    await waitFor(
+      'the retried clear to land in Redis',
+      async () => (await admin.get(generationKey(h, 'items'))) !== generationBefore,
+      10_000,
+      50,
+    );
     const next = await h.http().get('/item').expect(200);
     expect(next.body.title).to.equal('v2');
     expect(next.headers['x-cache'], 'the old entry is gone: a miss').to.equal('MISS');

@@ -318,7 +318,11 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
     // paid the timeout, and a burst of 20 requests ends well inside one cooldown.
     const timeoutMs = 1000;
     const cooldownMs = 3000;
-    const h = await f.setupOn(await readyClient(proxy.port), { timeoutMs, breaker: { failures: 5, cooldownMs }, logger: captureLogger().logger });
+    const h = await f.setupOn(await readyClient(proxy.port), {
+      timeoutMs,
+      breaker: { failures: 5, cooldownMs },
+      logger: captureLogger().logger,
+    });
     h.app.get('/doc', h.cache.route({ namespace: 'breaker', key: 'doc' }), (_req, res) => {
       res.json({ doc: 'content' });
     });
@@ -345,7 +349,10 @@ describe('faults: circuit breaker measured with INFO commandstats', function () 
 
     await sleep(cooldownMs);
     const halfOpen = await Promise.all(Array.from({ length: 10 }, () => timed(h)));
-    expect(halfOpen.filter((r) => r.ms >= timeoutMs - 20), 'exactly one request paid for the probe').to.have.length(1);
+    expect(
+      halfOpen.filter((r) => r.ms >= timeoutMs - 20),
+      'exactly one request paid for the probe',
+    ).to.have.length(1);
     await sleep(100);
     expect(await lookups(), 'one probe after the cooldown').to.equal(6);
 
@@ -506,7 +513,9 @@ describe('faults: every key the package writes expires', function () {
     await eventuallyHit(h, '/short');
     await h.http().get('/long').expect(200);
     await eventuallyHit(h, '/long');
-    expect(await h.cache.getOrSet('data', 'value', () => ({ at: new Date(0) }), { ttl: 30, staleTtl: 30 })).to.deep.equal({ at: new Date(0) });
+    expect(await h.cache.getOrSet('data', 'value', () => ({ at: new Date(0) }), { ttl: 30, staleTtl: 30 })).to.deep.equal({
+      at: new Date(0),
+    });
 
     // A fill in progress holds a lock: it must expire too.
     const slow = h.http().get('/slow');
@@ -574,15 +583,22 @@ describe('faults: a hung store cannot queue commands without end, even with the 
     // Default ioredis options: retries and the offline queue would keep every command.
     const client = server.client({ maxRetriesPerRequest: null });
     await client.ping();
-    const cache = createCache({ redis: client, prefix: 'pending-cap', timeoutMs: 30, breaker: false, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    const cache = createCache({
+      redis: client,
+      prefix: 'pending-cap',
+      timeoutMs: 30,
+      breaker: false,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
     server.pause();
     try {
       const calls = MAX_PENDING_STORE_CALLS + 1500;
       const started = Date.now();
       const values = await Promise.all(Array.from({ length: calls }, (_, i) => cache.getOrSet('ns', `k${i}`, async () => i)));
       expect(values[calls - 1]).to.equal(calls - 1);
-      const queued = (client as unknown as { commandQueue: { length: number } }).commandQueue.length
-        + (client as unknown as { offlineQueue: { length: number } }).offlineQueue.length;
+      const queued =
+        (client as unknown as { commandQueue: { length: number } }).commandQueue.length +
+        (client as unknown as { offlineQueue: { length: number } }).offlineQueue.length;
       // A lookup that gets a fill ready is two commands on the wire (the script and the GET pipelined behind it).
       expect(queued, 'commands waiting in ioredis').to.be.at.most(2 * MAX_PENDING_STORE_CALLS + 50);
       expect(cache.stats().bypasses).to.equal(calls);

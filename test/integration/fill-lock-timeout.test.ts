@@ -36,7 +36,11 @@ describe('fill lock when the prepare step times out', function () {
     expect(stub.callCount).to.equal(1);
     const lockPattern = `${escapeGlob(h.prefix)}:*l:*`;
     const redis = await f.redis();
-    await waitFor('the fill lock taken by the timed-out prepare is released', async () => (await scanKeys(redis, lockPattern)).length === 0, 5000);
+    await waitFor(
+      'the fill lock taken by the timed-out prepare is released',
+      async () => (await scanKeys(redis, lockPattern)).length === 0,
+      5000,
+    );
     stub.restore();
 
     const started = Date.now();

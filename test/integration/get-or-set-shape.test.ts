@@ -11,7 +11,10 @@ import { captureLogger, useFactory } from '../helpers/app-factory';
 import { storeKinds } from '../helpers/app-factory';
 
 class Point {
-  constructor(readonly x: number, readonly y: number) {}
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
   norm(): number {
     return Math.hypot(this.x, this.y);
   }
@@ -27,7 +30,11 @@ describe('getOrSet returns one shape to every caller', function () {
       const fetch = async (): Promise<{ at: Point; when: Date }> => ({ at: new Point(3, 4), when: new Date(1000) });
       const [filler, waiter] = await Promise.all([h.cache.getOrSet('shape', 'p', fetch), h.cache.getOrSet('shape', 'p', fetch)]);
       const hit = await h.cache.getOrSet('shape', 'p', fetch);
-      for (const [name, value] of [['filler', filler], ['waiter', waiter], ['hit', hit]] as const) {
+      for (const [name, value] of [
+        ['filler', filler],
+        ['waiter', waiter],
+        ['hit', hit],
+      ] as const) {
         expect(value.at, name).to.not.be.instanceOf(Point);
         expect(Object.getPrototypeOf(value.at), name).to.equal(Object.prototype);
         expect(value.at, name).to.deep.equal({ x: 3, y: 4 });

@@ -16,7 +16,10 @@ for (const storeKind of storeKinds) {
       const make = () => ({
         date: new Date('2024-02-29T12:34:56.789Z'),
         buffer: Buffer.from([0, 1, 2, 254, 255]),
-        map: new Map<string, unknown>([['a', 1], ['b', { nested: [1, 2] }]]),
+        map: new Map<string, unknown>([
+          ['a', 1],
+          ['b', { nested: [1, 2] }],
+        ]),
         set: new Set([1, 'two', 3n]),
         big: 12345678901234567890n,
         missing: undefined,
@@ -56,10 +59,12 @@ for (const storeKind of storeKinds) {
       ];
       let fetches = 0;
       for (const [key, value] of values) {
-        expect(await h.cache.getOrSet('plain', key, () => {
-          fetches += 1;
-          return value;
-        })).to.deep.equal(value);
+        expect(
+          await h.cache.getOrSet('plain', key, () => {
+            fetches += 1;
+            return value;
+          }),
+        ).to.deep.equal(value);
       }
       await waitForEntries(h, values.length);
       for (const [key, value] of values) {
@@ -93,14 +98,16 @@ for (const storeKind of storeKinds) {
       let fetches = 0;
       const gate = deferred();
       const calls = Array.from({ length: 10 }, () =>
-        h.cache.getOrSet('data', 'failing', async () => {
-          fetches += 1;
-          await gate.promise;
-          throw new Error('origin unavailable');
-        }).then(
-          () => 'resolved',
-          (err: unknown) => (err instanceof Error ? err.message : String(err)),
-        ),
+        h.cache
+          .getOrSet('data', 'failing', async () => {
+            fetches += 1;
+            await gate.promise;
+            throw new Error('origin unavailable');
+          })
+          .then(
+            () => 'resolved',
+            (err: unknown) => (err instanceof Error ? err.message : String(err)),
+          ),
       );
       await sleep(50);
       gate.resolve();
@@ -136,11 +143,15 @@ for (const storeKind of storeKinds) {
       const h = await f.cache(storeKind);
       const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
       let fetches = 0;
-      await Promise.all(keys.map((key) => h.cache.getOrSet('brand-new', key, async () => {
-        fetches += 1;
-        await sleep(20);
-        return key;
-      })));
+      await Promise.all(
+        keys.map((key) =>
+          h.cache.getOrSet('brand-new', key, async () => {
+            fetches += 1;
+            await sleep(20);
+            return key;
+          }),
+        ),
+      );
       expect(fetches).to.equal(keys.length);
       await waitForEntries(h, keys.length, 'brand-new');
       const refetched: string[] = [];

@@ -8,14 +8,7 @@ import { freePort, isPortFree } from '../helpers/ports';
 import { startCluster, keySlot, type RedisClusterProcess } from '../helpers/redis-cluster';
 import { startRedis, rawCommand, type RedisProcess } from '../helpers/redis-server';
 import { startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel';
-import {
-  closeSharedClients,
-  connectOrFail,
-  connectShared,
-  deleteByPrefix,
-  randomPrefix,
-  sharedRedisUrl,
-} from '../helpers/shared-redis';
+import { closeSharedClients, connectOrFail, connectShared, deleteByPrefix, randomPrefix, sharedRedisUrl } from '../helpers/shared-redis';
 import { startSlowProxy } from '../helpers/slow-proxy';
 
 function sleep(ms: number): Promise<void> {
@@ -77,7 +70,9 @@ describe('test harness: real Redis processes', function () {
         (e: unknown) => e,
       );
       expect(error).to.be.instanceOf(Error);
-      expect((error as Error).message).to.include('unreachable').and.include(url);
+      expect((error as Error).message)
+        .to.include('unreachable')
+        .and.include(url);
     });
 
     it('sharedRedisUrl follows REDIS_URL', () => {

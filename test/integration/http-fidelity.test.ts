@@ -17,12 +17,19 @@ import { rawRequest, sleep, storeKinds, useFactory, waitForEntries, type AppHand
 /** The values of one header, in the order the raw response head carries them. */
 function headerLines(head: string, name: string): string[] {
   const lower = name.toLowerCase();
-  return head.split('\r\n').slice(1).filter((line) => line.slice(0, line.indexOf(':')).trim().toLowerCase() === lower)
+  return head
+    .split('\r\n')
+    .slice(1)
+    .filter((line) => line.slice(0, line.indexOf(':')).trim().toLowerCase() === lower)
     .map((line) => line.slice(line.indexOf(':') + 1).trim());
 }
 
 /** GET over a raw socket: the MISS, then (once stored) the HIT. */
-async function rawMissThenHit(h: AppHandle, path: string, headers: Record<string, string> = {}): Promise<{ miss: string; hit: string; hitBody: Buffer }> {
+async function rawMissThenHit(
+  h: AppHandle,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ miss: string; hit: string; hitBody: Buffer }> {
   const miss = await rawRequest(h.url, 'GET', path, headers);
   expect(miss.headers['x-cache'], 'first request').to.equal('MISS');
   await waitForEntries(h);
@@ -74,7 +81,15 @@ for (const storeKind of storeKinds) {
       });
       const { miss, hit } = await rawMissThenHit(h, '/hop');
       expect(headerLines(miss, 'x-hop-secret'), 'the miss itself is untouched').to.deep.equal(['per-connection']);
-      for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-authentication-info', 'te', 'upgrade']) {
+      for (const name of [
+        'x-hop-secret',
+        'keep-alive',
+        'proxy-authenticate',
+        'proxy-authorization',
+        'proxy-authentication-info',
+        'te',
+        'upgrade',
+      ]) {
         expect(headerLines(hit, name), `${name} on the HIT`).to.deep.equal([]);
       }
       expect(headerLines(hit, 'x-end-to-end')).to.deep.equal(['kept']);
@@ -108,7 +123,9 @@ for (const storeKind of storeKinds) {
       expect(headerLines(agedHit.head, 'date')).to.deep.equal([originDate]);
       expect(headerLines(agedHit.head, 'expires')).to.deep.equal([expires]);
       expect(datedHit.headers['x-cache']).to.equal('HIT');
-      expect(headerLines(datedHit.head, 'date'), 'the Date the miss was sent with, not the time of the hit').to.deep.equal([dated.headers.date]);
+      expect(headerLines(datedHit.head, 'date'), 'the Date the miss was sent with, not the time of the hit').to.deep.equal([
+        dated.headers.date,
+      ]);
       expect(Number(datedHit.headers.age)).to.be.at.least(2);
       // A 304 from the entry carries the origin's Date too.
       const etagged = await rawRequest(h.url, 'GET', '/dated', { 'If-None-Match': String(datedHit.headers.etag) });
@@ -116,7 +133,7 @@ for (const storeKind of storeKinds) {
       expect(headerLines(etagged.head, 'date')).to.deep.equal([dated.headers.date]);
     });
 
-    it("merges the stored Vary with the one cors sets in front of the cache (Origin is kept)", async function () {
+    it('merges the stored Vary with the one cors sets in front of the cache (Origin is kept)', async function () {
       const h = await f.setup(storeKind, { compress: { threshold: 64 } });
       h.app.use(cors({ origin: true }));
       // cors varies its answer on Origin, so the route keys by it (a response with an unkeyed Vary is not stored).
@@ -125,7 +142,10 @@ for (const storeKind of storeKinds) {
       });
       const headers = { Origin: 'https://app.example', 'Accept-Encoding': 'gzip' };
       const { miss, hit } = await rawMissThenHit(h, '/cors', headers);
-      const names = (head: string): string[] => headerLines(head, 'vary').flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase());
+      const names = (head: string): string[] =>
+        headerLines(head, 'vary')
+          .flatMap((v) => v.split(','))
+          .map((s) => s.trim().toLowerCase());
       expect(names(miss)).to.include('origin');
       expect(names(hit), 'Vary on the HIT').to.include.members(['origin', 'accept-encoding']);
       expect(headerLines(hit, 'vary'), 'one Vary line').to.have.length(1);
@@ -147,7 +167,7 @@ for (const storeKind of storeKinds) {
       expect(String(first.headers['set-cookie'])).to.include('sid=');
       await sleep(storeKind === 'redis' ? 100 : 30);
       const second = await h.http().get('/me').expect(200);
-      expect(second.headers['x-cache'], 'the second client is not served the first one\'s session').to.equal('MISS');
+      expect(second.headers['x-cache'], "the second client is not served the first one's session").to.equal('MISS');
       expect(second.body.session).to.not.equal(first.body.session);
       expect(calls).to.equal(2);
     });

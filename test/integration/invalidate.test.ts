@@ -93,7 +93,11 @@ for (const storeKind of storeKinds) {
         expect(cached.headers['x-cache']).to.equal('HIT');
         expect(cached.body).to.deep.equal(before.body);
 
-        await h.http().put('/courses').send({ title: `v${round}` }).expect(200);
+        await h
+          .http()
+          .put('/courses')
+          .send({ title: `v${round}` })
+          .expect(200);
         const after = await h.http().get('/courses').expect(200);
         expect(after.headers['x-cache'], `round ${round}`).to.equal('MISS');
         expect(after.body, `round ${round}`).to.deep.equal({ title: `v${round}` });
@@ -117,21 +121,29 @@ for (const storeKind of storeKinds) {
     it('accepts namespaces as a function of the request, and as an async function', async function () {
       const h = await f.setup(storeKind);
       let reads = 0;
-      h.app.get('/users/:id', h.cache.route({ namespace: (req: Request) => `user:${req.params.id as string}`, key: 'profile' }), (req, res) => {
-        reads += 1;
-        res.json({ id: req.params.id, reads });
-      });
+      h.app.get(
+        '/users/:id',
+        h.cache.route({ namespace: (req: Request) => `user:${req.params.id as string}`, key: 'profile' }),
+        (req, res) => {
+          reads += 1;
+          res.json({ id: req.params.id, reads });
+        },
+      );
       h.app.put('/users/:id', h.cache.invalidate({ namespaces: (req: Request) => [`user:${req.params.id as string}`] }), (_req, res) => {
         res.status(204).end();
       });
-      h.app.patch('/users/:id', h.cache.invalidate({
-        namespaces: async (req: Request) => {
-          await sleep(20);
-          return [`user:${req.params.id as string}`];
+      h.app.patch(
+        '/users/:id',
+        h.cache.invalidate({
+          namespaces: async (req: Request) => {
+            await sleep(20);
+            return [`user:${req.params.id as string}`];
+          },
+        }),
+        (_req, res) => {
+          res.json({ patched: true });
         },
-      }), (_req, res) => {
-        res.json({ patched: true });
-      });
+      );
 
       await h.http().get('/users/1').expect(200);
       await h.http().get('/users/2').expect(200);
@@ -152,9 +164,13 @@ for (const storeKind of storeKinds) {
 
     it("clearing 'user:*' (from a URL or directly) leaves 'user:1' cached", async function () {
       const h = await f.setup(storeKind);
-      h.app.get('/users/:id', h.cache.route({ namespace: (req: Request) => `user:${req.params.id as string}`, key: 'profile' }), (req, res) => {
-        res.json({ id: req.params.id });
-      });
+      h.app.get(
+        '/users/:id',
+        h.cache.route({ namespace: (req: Request) => `user:${req.params.id as string}`, key: 'profile' }),
+        (req, res) => {
+          res.json({ id: req.params.id });
+        },
+      );
       h.app.put('/users/:id', h.cache.invalidate({ namespaces: (req: Request) => [`user:${req.params.id as string}`] }), (_req, res) => {
         res.json({ ok: true });
       });
@@ -193,7 +209,10 @@ for (const storeKind of storeKinds) {
             expect(got.fetched, `clearing ${target} clears ${ns}`).to.equal(true);
             version.set(ns, next);
           } else {
-            expect(got, `clearing ${target} must not touch ${ns}`).to.deep.equal({ value: `${ns}@${version.get(ns) ?? -1}`, fetched: false });
+            expect(got, `clearing ${target} must not touch ${ns}`).to.deep.equal({
+              value: `${ns}@${version.get(ns) ?? -1}`,
+              fetched: false,
+            });
           }
         }
         await waitForEntries(h, namespaces.length);
@@ -214,7 +233,10 @@ for (const storeKind of storeKinds) {
         }
         res.json({ call });
       });
-      const firstResponse = h.http().get('/race').then((res) => res);
+      const firstResponse = h
+        .http()
+        .get('/race')
+        .then((res) => res);
       await started.promise;
       await h.cache.invalidateNamespaces(['race']);
       release.resolve();
@@ -300,7 +322,8 @@ describe('invalidate on Redis: generation keys and O(1) clears', function () {
       if (!value || pttl <= 0) throw new Error(`entry ${source} not found (pttl ${pttl})`);
       for (let start = 1; start < count; start += 5000) {
         const pipeline = redis.pipeline();
-        for (let i = start; i < Math.min(count, start + 5000); i += 1) pipeline.set(keyLayout(h.prefix).entry(namespace, `k${i}`), value, 'PX', pttl);
+        for (let i = start; i < Math.min(count, start + 5000); i += 1)
+          pipeline.set(keyLayout(h.prefix).entry(namespace, `k${i}`), value, 'PX', pttl);
         await pipeline.exec();
       }
     };
@@ -308,7 +331,11 @@ describe('invalidate on Redis: generation keys and O(1) clears', function () {
     await fill('small', 10);
     await fill('other', 19_990);
     expect((await entryKeys(h)).length).to.equal(40_000);
-    for (const [namespace, key] of [['big', 'k19999'], ['small', 'k9'], ['other', 'k777']] as const) {
+    for (const [namespace, key] of [
+      ['big', 'k19999'],
+      ['small', 'k9'],
+      ['other', 'k777'],
+    ] as const) {
       const copy = await h.cache.getOrSet(namespace, key, () => ({ namespace: 'not', key: 'cached' }));
       expect(copy, `${namespace}/${key} is served from the cache`).to.deep.equal({ namespace, key: 'k0' });
     }

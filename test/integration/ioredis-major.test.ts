@@ -18,7 +18,7 @@ function majorOf(file: string): number {
 }
 
 describe('ioredis major under test', function () {
-  const alias = process.env['IOREDIS_ALIAS'];
+  const alias = process.env.IOREDIS_ALIAS;
   const expected = alias ? majorOf(path.join(ROOT, 'node_modules', alias, 'package.json')) : 6;
 
   it(`require('ioredis') is ioredis ${expected} (IOREDIS_ALIAS=${alias ?? ''}), and the peer range admits it`, async function () {
@@ -26,7 +26,7 @@ describe('ioredis major under test', function () {
     expect(seen).to.equal(expected);
     if (alias) expect(seen, 'the alias is the other major').to.not.equal(majorOf(path.join(ROOT, 'node_modules/ioredis/package.json')));
     const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
-    expect(manifest.peerDependencies['ioredis']).to.include(`^${seen}.0.0`);
+    expect(manifest.peerDependencies.ioredis).to.include(`^${seen}.0.0`);
     const client = new Redis(sharedRedisUrl);
     try {
       expect(await client.ping()).to.equal('PONG');

@@ -49,7 +49,10 @@ describe('in-process tier: a write on A read on B at once', function () {
     };
     const pair: [Cache, Cache] = [await make(), await make()];
     // Both subscriptions are up once a clear on one reaches the other's tier; wait for that before measuring.
-    await waitFor('both tiers to subscribe', async () => (await inspector.call('PUBSUB', 'NUMSUB', `${prefix}:invalidations`) as [string, number])[1] === 2);
+    await waitFor(
+      'both tiers to subscribe',
+      async () => ((await inspector.call('PUBSUB', 'NUMSUB', `${prefix}:invalidations`)) as [string, number])[1] === 2,
+    );
     return pair;
   }
 
@@ -69,19 +72,21 @@ describe('in-process tier: a write on A read on B at once', function () {
     return stale;
   }
 
-  it('delivered (the default): reads on B right after A\'s acknowledged clear can get B\'s older copy', async function () {
+  it("delivered (the default): reads on B right after A's acknowledged clear can get B's older copy", async function () {
     const [a, b] = await twoInstances('delivered');
     const stale = await measure(a, b);
     console.log(`      consistency 'delivered': ${stale} of ${ROUNDS} reads on B right after A's clear were stale`);
     expect(stale, 'the window exists in this mode').to.be.greaterThan(0);
   });
 
-  it('acknowledged: no read on B after A\'s clear gets B\'s older copy', async function () {
+  it("acknowledged: no read on B after A's clear gets B's older copy", async function () {
     const [a, b] = await twoInstances('acknowledged');
     const started = performance.now();
     const stale = await measure(a, b);
     const ms = performance.now() - started;
-    console.log(`      consistency 'acknowledged': ${stale} of ${ROUNDS} stale; ${(ms / ROUNDS).toFixed(2)} ms per round (3 reads, 1 clear)`);
+    console.log(
+      `      consistency 'acknowledged': ${stale} of ${ROUNDS} stale; ${(ms / ROUNDS).toFixed(2)} ms per round (3 reads, 1 clear)`,
+    );
     expect(stale).to.equal(0);
   });
 
@@ -96,7 +101,10 @@ describe('in-process tier: a write on A read on B at once', function () {
     const silent = await connectShared();
     clients.push(silent);
     await silent.subscribe(`${prefix}:invalidations`);
-    await waitFor('the tier to subscribe', async () => (await inspector.call('PUBSUB', 'NUMSUB', `${prefix}:invalidations`) as [string, number])[1] === 2);
+    await waitFor(
+      'the tier to subscribe',
+      async () => ((await inspector.call('PUBSUB', 'NUMSUB', `${prefix}:invalidations`)) as [string, number])[1] === 2,
+    );
     const started = performance.now();
     await cache.invalidateNamespaces(['items']);
     const ms = performance.now() - started;

@@ -32,8 +32,13 @@ describe('in-process tier (l1)', function () {
     const subscribers = await subscriberCount(redis, channel);
     const cache = createCache({ redis, prefix: ownPrefix, l1: { max: 100, ttl: '30s' } });
     const app = express();
-    app.get('/item', cache.route({ namespace: 'items', ttl: '1m' }), (_req, res) => { res.json({ version: data }); });
-    app.put('/item', cache.invalidate({ namespaces: ['items'] }), (_req, res) => { data++; res.json({ version: data }); });
+    app.get('/item', cache.route({ namespace: 'items', ttl: '1m' }), (_req, res) => {
+      res.json({ version: data });
+    });
+    app.put('/item', cache.invalidate({ namespaces: ['items'] }), (_req, res) => {
+      data++;
+      res.json({ version: data });
+    });
     const made = { cache, app, redis, version: () => data };
     instances.push(made);
     // Clears from other instances reach this one only once its subscription is up.
@@ -103,7 +108,10 @@ describe('in-process tier (l1)', function () {
     const mget = sinon.spy(c.redis, 'mgetBuffer');
     // Kill only C's subscriber connection (a duplicate of its client): the tier must fall back to Redis.
     const clients = (await c.redis.client('LIST')) as string;
-    const subscriberIds = clients.split('\n').filter((line) => line.includes(`name=express-cache-aside:l1:${cPrefix}:`)).map((line) => /id=(\d+)/.exec(line)![1]!);
+    const subscriberIds = clients
+      .split('\n')
+      .filter((line) => line.includes(`name=express-cache-aside:l1:${cPrefix}:`))
+      .map((line) => /id=(\d+)/.exec(line)![1]!);
     expect(subscriberIds).to.have.length(1);
     for (const id of subscriberIds) await c.redis.client('KILL', 'ID', id);
     await waitFor('the tier to fall back to Redis', async () => {

@@ -80,11 +80,24 @@ describe('decision logging', function () {
     decisionApp(h);
 
     /** GETs with a cookie (and maybe credentials), checks the header, and returns the debug lines it logged (waiting for `lines` of them). */
-    const step = async (path: string, expected: string, extra: Record<string, string> = {}, lines = 1): Promise<Array<{ msg: string; obj: Record<string, unknown> }>> => {
+    const step = async (
+      path: string,
+      expected: string,
+      extra: Record<string, string> = {},
+      lines = 1,
+    ): Promise<Array<{ msg: string; obj: Record<string, unknown> }>> => {
       const from = entries.length;
       const debugLines = (): Array<{ msg: string; obj: Record<string, unknown> }> =>
-        entries.slice(from).filter((e) => e.level === 'debug').map((e) => ({ msg: e.msg ?? '', obj: e.obj as Record<string, unknown> }));
-      const res = await h.http().get(path).set('Cookie', COOKIE).set(extra).expect((r) => expect(r.status).to.be.oneOf([200, 404]));
+        entries
+          .slice(from)
+          .filter((e) => e.level === 'debug')
+          .map((e) => ({ msg: e.msg ?? '', obj: e.obj as Record<string, unknown> }));
+      const res = await h
+        .http()
+        .get(path)
+        .set('Cookie', COOKIE)
+        .set(extra)
+        .expect((r) => expect(r.status).to.be.oneOf([200, 404]));
       expect(res.headers['x-cache'], `GET ${path}`).to.equal(expected);
       // Not-stored lines come after the response.
       await waitFor(`${lines} debug line(s) for GET ${path}`, () => debugLines().length >= lines, 10_000);
@@ -126,12 +139,14 @@ describe('decision logging', function () {
 
     const perCredential = await step('/me', 'MISS', { Authorization: AUTHORIZATION });
     expect(msgs(perCredential)).to.deep.equal([`${P}MISS`]);
-    expect(perCredential[0]!.obj.key, 'a key folded from headers').to.be.a('string').that.matches(/^\/me\0v/);
+    expect(perCredential[0]!.obj.key, 'a key folded from headers')
+      .to.be.a('string')
+      .that.matches(/^\/me\0v/);
     await waitForEntries(h, 1, 'me');
     expect(msgs(await step('/me', 'HIT', { Authorization: AUTHORIZATION }))).to.deep.equal([`${P}HIT`]);
 
     server.pause();
-    let timeout;
+    let timeout: Awaited<ReturnType<typeof step>>;
     try {
       timeout = await step('/page', 'BYPASS');
     } finally {
@@ -139,7 +154,10 @@ describe('decision logging', function () {
     }
     expect(msgs(timeout)).to.include(`${P}BYPASS: timeout`);
     expect(timeout.find((l) => l.msg === `${P}BYPASS: timeout`)!.obj).to.include({ namespace: 'pages', key: undefined, reason: 'timeout' });
-    expect(entries.filter((e) => e.level === 'warn').map((e) => e.msg), 'the store failure itself').to.include(`${P}store failed, serving uncached`);
+    expect(
+      entries.filter((e) => e.level === 'warn').map((e) => e.msg),
+      'the store failure itself',
+    ).to.include(`${P}store failed, serving uncached`);
 
     // Mutations and warmup with credentials log too; none of them may carry a secret either.
     h.app.put('/page', h.cache.invalidate({ namespaces: ['pages'] }), (_req, res) => {
@@ -172,17 +190,24 @@ describe('decision logging', function () {
     await waitFor('three decision lines', () => lines.filter((l) => l.includes('"msg":"express-cache-aside: ')).length >= 3);
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; namespace?: string; key?: string; reason?: string });
     const decisions = parsed.filter((p) => p.level === 20);
-    expect(decisions.map((p) => p.msg)).to.deep.equal(['express-cache-aside: MISS', 'express-cache-aside: HIT', 'express-cache-aside: BYPASS: authorization']);
+    expect(decisions.map((p) => p.msg)).to.deep.equal([
+      'express-cache-aside: MISS',
+      'express-cache-aside: HIT',
+      'express-cache-aside: BYPASS: authorization',
+    ]);
     expect(decisions[0]).to.include({ namespace: 'pages', key: 'home' });
     expectNoSecrets(lines);
 
     const infoLines: string[] = [];
-    const infoLogger = pino({ level: 'info' }, new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        infoLines.push(chunk.toString('utf8'));
-        done();
-      },
-    }));
+    const infoLogger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          infoLines.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+    );
     const debug = sinon.spy(infoLogger, 'debug');
     const quiet = await f.setupOn(server.client(), { timeoutMs: TIMEOUT_MS, logger: infoLogger });
     decisionApp(quiet);
@@ -196,8 +221,14 @@ describe('decision logging', function () {
   });
 
   it('without a logger: silent on hits and misses, one console warning when the store fails, no secret in it', async function () {
-    const consoleCalls = (['log', 'info', 'debug', 'warn', 'error'] as const).map((method) => ({ method, stub: sinon.stub(console, method) }));
-    const said = (): string[] => consoleCalls.flatMap(({ method, stub }) => stub.getCalls().map((call) => `${method}: ${call.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`));
+    const consoleCalls = (['log', 'info', 'debug', 'warn', 'error'] as const).map((method) => ({
+      method,
+      stub: sinon.stub(console, method),
+    }));
+    const said = (): string[] =>
+      consoleCalls.flatMap(({ method, stub }) =>
+        stub.getCalls().map((call) => `${method}: ${call.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
+      );
     try {
       const h = await f.setupOn(server.client(), { timeoutMs: TIMEOUT_MS });
       decisionApp(h);
@@ -220,9 +251,15 @@ describe('decision logging', function () {
         server.resume();
       }
       const out = said();
-      expect(out.filter((line) => line.startsWith('warn: ')), 'one warning for the outage, not one per request').to.have.length(1);
+      expect(
+        out.filter((line) => line.startsWith('warn: ')),
+        'one warning for the outage, not one per request',
+      ).to.have.length(1);
       expect(out[0]).to.include('store failed, serving uncached');
-      expect(out.filter((line) => !line.startsWith('warn: ')), 'anything but warnings').to.deep.equal([]);
+      expect(
+        out.filter((line) => !line.startsWith('warn: ')),
+        'anything but warnings',
+      ).to.deep.equal([]);
       expectNoSecrets(out);
     } finally {
       for (const { stub } of consoleCalls) stub.restore();

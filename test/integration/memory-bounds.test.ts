@@ -33,7 +33,8 @@ describe('memory bounds of the hit path (redis store)', function () {
     const before = retained();
     for (let i = 0; i < 200; i += 1) {
       const res = await h.http().get('/big').buffer(true).parse(binaryParser);
-      if (res.headers['x-cache'] !== 'HIT' || (res.body as Buffer).length !== MB) throw new Error(`hit ${i}: ${String(res.headers['x-cache'])}`);
+      if (res.headers['x-cache'] !== 'HIT' || (res.body as Buffer).length !== MB)
+        throw new Error(`hit ${i}: ${String(res.headers['x-cache'])}`);
     }
     await fullGc();
     const grown = retained() - before;

@@ -27,7 +27,7 @@ async function scrape(registry: Registry): Promise<Sample[]> {
 }
 
 /** The value of the one sample with this name and these labels (0 when absent, like an unseen counter child). */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} samples`);
   return found[0]?.value ?? 0;
@@ -68,9 +68,13 @@ describe('metrics (prom-client)', function () {
     h.app.get('/users/:id/cart', h.cache.route({ namespace: (req) => `user:${String(req.params.id)}`, key: 'cart' }), (req, res) => {
       res.json({ user: req.params.id, n: count('cart') });
     });
-    h.app.get('/tenants/:id', h.cache.route({ namespace: (req) => `tenant:${String(req.params.id)}`, key: 'home', metricsLabel: 'tenant-home' }), (req, res) => {
-      res.json({ tenant: req.params.id, n: count('tenant') });
-    });
+    h.app.get(
+      '/tenants/:id',
+      h.cache.route({ namespace: (req) => `tenant:${String(req.params.id)}`, key: 'home', metricsLabel: 'tenant-home' }),
+      (req, res) => {
+        res.json({ tenant: req.params.id, n: count('tenant') });
+      },
+    );
     h.app.get('/news', h.cache.route({ namespace: 'news', key: 'front', ttl: '300ms', staleTtl: '1m' }), (_req, res) => {
       res.json({ news: count('news') });
     });
@@ -96,7 +100,8 @@ describe('metrics (prom-client)', function () {
     await expectCache(h, '/news', 'MISS');
     await waitForEntries(h, 1, 'news');
     await sleep(400);
-    const writes = async (): Promise<number> => valueOf(await scrape(registry), `${M}store_duration_seconds_count`, { operation: 'write', result: 'ok' });
+    const writes = async (): Promise<number> =>
+      sampleValue(await scrape(registry), `${M}store_duration_seconds_count`, { operation: 'write', result: 'ok' });
     const writesBefore = await writes();
     await expectCache(h, '/news', 'STALE');
     await waitFor('the refresh of /news to run', () => calls.get('news') === 2);
@@ -116,11 +121,21 @@ describe('metrics (prom-client)', function () {
     }
 
     const samples = await scrape(registry);
-    const at = (outcome: string, family: string): number => valueOf(samples, `${M}${outcome}_total`, { family });
-    expect({ hits: at('hits', 'courses'), misses: at('misses', 'courses'), stale: at('stale', 'courses'), bypasses: at('bypasses', 'courses'), errors: at('errors', 'courses') })
-      .to.deep.equal({ hits: 3, misses: 1, stale: 0, bypasses: 2, errors: 1 });
-    expect({ hits: at('hits', 'news'), misses: at('misses', 'news'), stale: at('stale', 'news'), bypasses: at('bypasses', 'news'), errors: at('errors', 'news') })
-      .to.deep.equal({ hits: 0, misses: 1, stale: 1, bypasses: 0, errors: 0 });
+    const at = (outcome: string, family: string): number => sampleValue(samples, `${M}${outcome}_total`, { family });
+    expect({
+      hits: at('hits', 'courses'),
+      misses: at('misses', 'courses'),
+      stale: at('stale', 'courses'),
+      bypasses: at('bypasses', 'courses'),
+      errors: at('errors', 'courses'),
+    }).to.deep.equal({ hits: 3, misses: 1, stale: 0, bypasses: 2, errors: 1 });
+    expect({
+      hits: at('hits', 'news'),
+      misses: at('misses', 'news'),
+      stale: at('stale', 'news'),
+      bypasses: at('bypasses', 'news'),
+      errors: at('errors', 'news'),
+    }).to.deep.equal({ hits: 0, misses: 1, stale: 1, bypasses: 0, errors: 0 });
     expect({ hits: at('hits', 'tenant-home'), misses: at('misses', 'tenant-home') }).to.deep.equal({ hits: 1, misses: 1 });
     expect(labelValues(samples, `${M}misses_total`, 'family'), 'metricsLabel replaces the family').to.not.include('tenant');
 
@@ -132,11 +147,13 @@ describe('metrics (prom-client)', function () {
     }
 
     // The store histogram: lookups that answered, and the one the paused store did not.
-    expect(valueOf(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'ok' })).to.be.at.least(8);
-    expect(valueOf(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'error' })).to.equal(1);
-    const timedOut = valueOf(samples, `${M}store_duration_seconds_sum`, { operation: 'lookup', result: 'error' });
+    expect(sampleValue(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'ok' })).to.be.at.least(8);
+    expect(sampleValue(samples, `${M}store_duration_seconds_count`, { operation: 'lookup', result: 'error' })).to.equal(1);
+    const timedOut = sampleValue(samples, `${M}store_duration_seconds_sum`, { operation: 'lookup', result: 'error' });
     expect(timedOut, 'the failed lookup took about timeoutMs').to.be.within(TIMEOUT_MS / 1000 - 0.01, 3);
-    const buckets = samples.filter((s) => s.name === `${M}store_duration_seconds_bucket` && s.labels.operation === 'lookup' && s.labels.result === 'ok');
+    const buckets = samples.filter(
+      (s) => s.name === `${M}store_duration_seconds_bucket` && s.labels.operation === 'lookup' && s.labels.result === 'ok',
+    );
     expect(buckets.map((s) => s.labels.le)).to.include.members(['0.001', '0.1', '1', '+Inf']);
     expect(labelValues(samples, `${M}store_duration_seconds_count`, 'operation')).to.include.members(['lookup', 'prepare', 'write']);
   });
@@ -154,20 +171,27 @@ describe('metrics (prom-client)', function () {
     for (const outcome of ['hits', 'misses']) {
       expect(labelValues(samples, `${M}${outcome}_total`, 'family'), `${outcome}_total families`).to.deep.equal(['user']);
     }
-    expect(valueOf(samples, `${M}misses_total`, { family: 'user' })).to.equal(1000);
-    expect(valueOf(samples, `${M}hits_total`, { family: 'user' })).to.equal(10);
+    expect(sampleValue(samples, `${M}misses_total`, { family: 'user' })).to.equal(1000);
+    expect(sampleValue(samples, `${M}hits_total`, { family: 'user' })).to.equal(10);
     // Every series the cache exports, whatever the metric: none is per user.
     const series = samples.filter((s) => s.name.startsWith(M));
     expect(series.filter((s) => s.name.endsWith('_total')).length, 'counter series').to.be.at.most(5);
-    expect(series.some((s) => Object.values(s.labels).some((v) => /\d/.test(v) && v.startsWith('user'))), 'a user id in a label').to.equal(false);
+    expect(
+      series.some((s) => Object.values(s.labels).some((v) => /\d/.test(v) && v.startsWith('user'))),
+      'a user id in a label',
+    ).to.equal(false);
   });
 
   it('a route metricsLabel bounds every counter, store errors included, even for namespaces without a colon', async function () {
     const { h, registry } = await metricsApp();
     // `site-<id>` has no ':' to cut at: only the route's metricsLabel keeps it to one label value.
-    h.app.get('/sites/:id', h.cache.route({ namespace: (req) => `site-${String(req.params.id)}`, key: 'home', metricsLabel: 'site' }), (req, res) => {
-      res.json({ site: req.params.id });
-    });
+    h.app.get(
+      '/sites/:id',
+      h.cache.route({ namespace: (req) => `site-${String(req.params.id)}`, key: 'home', metricsLabel: 'site' }),
+      (req, res) => {
+        res.json({ site: req.params.id });
+      },
+    );
     await expectCache(h, '/sites/1', 'MISS');
     await waitForEntries(h, 1);
     server.pause();
@@ -177,19 +201,22 @@ describe('metrics (prom-client)', function () {
       server.resume();
     }
     const samples = await scrape(registry);
-    expect(valueOf(samples, `${M}bypasses_total`, { family: 'site' })).to.equal(3);
+    expect(sampleValue(samples, `${M}bypasses_total`, { family: 'site' })).to.equal(3);
     for (const outcome of ['misses', 'bypasses', 'errors']) {
       expect(labelValues(samples, `${M}${outcome}_total`, 'family'), `${outcome}_total families`).to.deep.equal(['site']);
     }
-    expect(valueOf(samples, `${M}errors_total`, { family: 'site' })).to.equal(3);
+    expect(sampleValue(samples, `${M}errors_total`, { family: 'site' })).to.equal(3);
   });
 
   it('metrics.prefix renames the metrics', async function () {
     const { h, registry } = await metricsApp({ prefix: 'shop_cache_' });
     await expectCache(h, '/courses', 'MISS');
     const samples = await scrape(registry);
-    expect(valueOf(samples, 'shop_cache_misses_total', { family: 'courses' })).to.equal(1);
-    expect(samples.some((s) => s.name.startsWith(M)), 'no metric under the default prefix').to.equal(false);
+    expect(sampleValue(samples, 'shop_cache_misses_total', { family: 'courses' })).to.equal(1);
+    expect(
+      samples.some((s) => s.name.startsWith(M)),
+      'no metric under the default prefix',
+    ).to.equal(false);
     expect(samples.some((s) => s.name.startsWith('shop_cache_store_duration_seconds'))).to.equal(true);
   });
 
@@ -200,7 +227,7 @@ describe('metrics (prom-client)', function () {
     await one.getOrSet('courses', 'a', () => 1);
     await two.getOrSet('courses', 'a', () => 2);
     const samples = await scrape(registry);
-    expect(valueOf(samples, `${M}misses_total`, { family: 'courses' })).to.equal(2);
+    expect(sampleValue(samples, `${M}misses_total`, { family: 'courses' })).to.equal(2);
   });
 
   it('registers nothing without the metrics option, and stats() still counts', async function () {
@@ -210,7 +237,10 @@ describe('metrics (prom-client)', function () {
     await cache.getOrSet('courses', 'a', () => 1);
     await cache.getOrSet('courses', 'a', () => 1);
     expect(cache.stats()).to.include({ hits: 1, misses: 1 });
-    expect((await globalRegistry.getMetricsAsJSON()).map((m) => m.name), 'the global registry').to.deep.equal(before);
+    expect(
+      (await globalRegistry.getMetricsAsJSON()).map((m) => m.name),
+      'the global registry',
+    ).to.deep.equal(before);
     expect(await registry.getMetricsAsJSON(), 'an unrelated registry').to.deep.equal([]);
   });
 
@@ -246,7 +276,11 @@ describe('metrics (prom-client)', function () {
       })().catch((err) => { console.error(err); process.exit(1); });
     `;
     const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: root, timeout: 15_000 });
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { stats: { hits: number; misses: number }; metricsError: string; loaded: boolean };
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      stats: { hits: number; misses: number };
+      metricsError: string;
+      loaded: boolean;
+    };
     expect(result.stats).to.include({ hits: 1, misses: 1 });
     expect(result.loaded, 'prom-client loaded').to.equal(false);
     expect(result.metricsError).to.equal('true CacheOptionError metrics EOPTION_PEER_MISSING true');

@@ -165,7 +165,8 @@ describe('several processes on one Redis', function () {
     });
   }
 
-  const sum = (list: CacheStats[], field: 'lockWaits' | 'lockTimeouts' | 'refreshes' | 'stale'): number => list.reduce((total, s) => total + s[field], 0);
+  const sum = (list: CacheStats[], field: 'lockWaits' | 'lockTimeouts' | 'refreshes' | 'stale'): number =>
+    list.reduce((total, s) => total + s[field], 0);
 
   /** One GET over the keep-alive agent. */
   function get(w: Worker, routePath: string): Promise<Answer> {
@@ -174,7 +175,15 @@ describe('several processes on one Redis', function () {
       const req = http.get({ host: '127.0.0.1', port: w.port, path: routePath, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ worker: w.index, status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - start }));
+        res.on('end', () =>
+          resolve({
+            worker: w.index,
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+            ms: Date.now() - start,
+          }),
+        );
         res.on('error', reject);
       });
       req.setTimeout(15_000, () => req.destroy(new Error(`GET ${routePath} on worker ${w.index}: no answer within 15 s`)));
@@ -239,7 +248,10 @@ describe('several processes on one Redis', function () {
     }
     await sleep(300);
     const calls = await callsOf('/stale');
-    expect(calls.map((c) => c.n), 'the fill, then exactly one refresh across 4 processes').to.deep.equal([1, 2]);
+    expect(
+      calls.map((c) => c.n),
+      'the fill, then exactly one refresh across 4 processes',
+    ).to.deep.equal([1, 2]);
     const stats = await statsOf('stale');
     expect(sum(stats, 'refreshes')).to.equal(1);
     expect(sum(stats, 'stale')).to.be.at.least(80);
@@ -256,7 +268,9 @@ describe('several processes on one Redis', function () {
       const b = body(a);
       const cookies = a.headers['set-cookie'] ?? [];
       expect(cookies, `worker ${a.worker}`).to.have.length(1);
-      expect(cookies[0], 'each client gets the cookie of the handler call that answered it').to.match(new RegExp(`^session=${b.token ?? '(none)'};`));
+      expect(cookies[0], 'each client gets the cookie of the handler call that answered it').to.match(
+        new RegExp(`^session=${b.token ?? '(none)'};`),
+      );
       expect(b.worker, 'answered by a handler in the process the client asked').to.equal(a.worker);
       expect(a.headers['x-cache']).to.equal('MISS');
       tokens.add(b.token ?? '');
@@ -276,7 +290,10 @@ describe('several processes on one Redis', function () {
     const answers = await burst('/flaky', 20);
     const elapsed = Date.now() - start;
     const errors = answers.filter((a) => a.status !== 200);
-    expect(errors.map((a) => `${a.status} ${a.text.slice(0, 80)}`), 'only the failing leader answers an error').to.have.length(1);
+    expect(
+      errors.map((a) => `${a.status} ${a.text.slice(0, 80)}`),
+      'only the failing leader answers an error',
+    ).to.have.length(1);
     expect(errors[0]!.status).to.equal(500);
     expect(errors[0]!.headers['x-cache']).to.equal('MISS');
     for (const a of answers.filter((x) => x.status === 200)) {
@@ -328,10 +345,15 @@ describe('several processes on one Redis', function () {
     // Timed so the second lock (1000 ms) spans the moment the first leader finishes (~2500 ms).
     await sleep(Math.max(0, fired + 2000 - Date.now()));
     const secondAnswer = get(second!, '/overrun');
-    await waitFor('the second process to take the lock', async () => {
-      const token = await redis.get(key);
-      return token !== null && token !== firstToken;
-    }, 3000, 5);
+    await waitFor(
+      'the second process to take the lock',
+      async () => {
+        const token = await redis.get(key);
+        return token !== null && token !== firstToken;
+      },
+      3000,
+      5,
+    );
     const secondToken = await redis.get(key);
     const a1 = await firstAnswer;
     expect(a1.status).to.equal(200);
@@ -379,13 +401,31 @@ describe('one fill across processes when a lookup misses just before another fil
       res.json({ warm: true });
     });
     await second.http().get('/warm').expect(200);
-    await waitFor('the warm-up fill to finish', async () => (await first.redis!.exists(keyLayout(first.prefix).entry('warm', 'w'))) === 1 && (await first.redis!.exists(keyLayout(first.prefix).lock('warm', 'w'))) === 0, 3000, 5);
+    await waitFor(
+      'the warm-up fill to finish',
+      async () =>
+        (await first.redis!.exists(keyLayout(first.prefix).entry('warm', 'w'))) === 1 &&
+        (await first.redis!.exists(keyLayout(first.prefix).lock('warm', 'w'))) === 0,
+      3000,
+      5,
+    );
     proxy.setDelay(400);
 
     // supertest sends on then(): start it now.
-    const a = first.http().get('/x').then((r) => r);
-    await waitFor('the first process to take the fill lock', async () => (await first.redis!.exists(keyLayout(first.prefix).lock('race', 'x'))) === 1, 3000, 2);
-    const b = second.http().get('/x').then((r) => r);
+    const a = first
+      .http()
+      .get('/x')
+      .then((r) => r);
+    await waitFor(
+      'the first process to take the fill lock',
+      async () => (await first.redis!.exists(keyLayout(first.prefix).lock('race', 'x'))) === 1,
+      3000,
+      2,
+    );
+    const b = second
+      .http()
+      .get('/x')
+      .then((r) => r);
     const [ra, rb] = await Promise.all([a, b]);
     expect(ra.status).to.equal(200);
     expect(rb.status).to.equal(200);

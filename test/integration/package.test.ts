@@ -31,10 +31,14 @@ async function runSmoke(project: string, file: string): Promise<Record<string, u
 
 /** A strict tsconfig for the consumer project. */
 function tsconfig(compilerOptions: Record<string, unknown>, files: string[]): string {
-  return JSON.stringify({
-    compilerOptions: { target: 'ES2022', strict: true, noEmit: true, types: ['node'], ...compilerOptions },
-    files,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      compilerOptions: { target: 'ES2022', strict: true, noEmit: true, types: ['node'], ...compilerOptions },
+      files,
+    },
+    null,
+    2,
+  );
 }
 
 /** Deliberately wrong uses of the public types; each line below must be a compile error. */
@@ -51,8 +55,14 @@ async function writeTypeScriptFiles(project: string): Promise<void> {
   await writeFile(path.join(project, 'type-error.ts'), TYPE_ERROR_SOURCE);
   // Only the nodenext check reads every declaration file (skipLibCheck: false), so errors inside the package's
   // own .d.ts/.d.mts (and ioredis' types it names) show up; the other two skip it, as tsc --init does.
-  await writeFile(path.join(project, 'tsconfig.nodenext.json'), tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']));
-  await writeFile(path.join(project, 'tsconfig.commonjs.json'), tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']));
+  await writeFile(
+    path.join(project, 'tsconfig.nodenext.json'),
+    tsconfig({ module: 'nodenext', skipLibCheck: false }, ['consumer.ts', 'consumer.mts']),
+  );
+  await writeFile(
+    path.join(project, 'tsconfig.commonjs.json'),
+    tsconfig({ module: 'commonjs', esModuleInterop: true, skipLibCheck: true }, ['consumer.ts']),
+  );
   await writeFile(path.join(project, 'tsconfig.type-error.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['type-error.ts']));
 }
 
@@ -60,7 +70,7 @@ async function writeTypeScriptFiles(project: string): Promise<void> {
 async function npmLsProblems(project: string): Promise<{ result: RunResult; problems: string[]; ioredis: string | undefined }> {
   const result = await run('npm', ['ls', '--json'], project);
   const tree = JSON.parse(result.stdout) as { problems?: string[]; dependencies?: Record<string, { version?: string }> };
-  return { result, problems: tree.problems ?? [], ioredis: tree.dependencies?.['ioredis']?.version };
+  return { result, problems: tree.problems ?? [], ioredis: tree.dependencies?.ioredis?.version };
 }
 
 describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module and TypeScript consumers', function () {
@@ -119,9 +129,14 @@ describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module a
       'dist/esm/index.d.mts',
     ]);
     for (const dir of ['src/', 'test/', 'example-app/', 'bench/', 'scripts/', 'node_modules/']) {
-      expect(files.filter((file) => file.startsWith(dir)), `nothing under ${dir}`).to.deep.equal([]);
+      expect(
+        files.filter((file) => file.startsWith(dir)),
+        `nothing under ${dir}`,
+      ).to.deep.equal([]);
     }
-    const unexpected = files.filter((file) => !file.startsWith('dist/') && !['package.json', 'README.md'].includes(file) && !/^LICEN[CS]E/i.test(file));
+    const unexpected = files.filter(
+      (file) => !file.startsWith('dist/') && !['package.json', 'README.md'].includes(file) && !/^LICEN[CS]E/i.test(file),
+    );
     expect(unexpected, 'only dist/, README.md, package.json and a licence file are shipped').to.deep.equal([]);
 
     // Every path the manifest points a consumer at must be in the tarball.
@@ -131,43 +146,43 @@ describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module a
       if (typeof value === 'string') targets.push(value);
       else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
     };
-    collect([manifest['main'], manifest['module'], manifest['types'], manifest['exports']]);
+    collect([manifest.main, manifest.module, manifest.types, manifest.exports]);
     expect(targets).to.have.length.above(4);
     for (const target of targets) expect(files, `package.json points at ${target}`).to.include(path.posix.normalize(target));
   });
 
   it('is required from CommonJS: a miss, then a hit from the memory store', async function () {
     const out = await runSmoke(project, 'consumer.cjs');
-    expect(out['resolved']).to.equal(path.join(installed, 'dist/cjs/index.js'));
-    expect(out['version'], 'express-cache-aside/package.json is exported').to.equal('0.1.0');
-    expect(out['deepImport'], 'the exports map hides dist/ internals').to.equal('ERR_PACKAGE_PATH_NOT_EXPORTED');
-    expect(out['errorIsClass']).to.equal(true);
-    expect(out['statuses']).to.deep.equal([200, 200]);
-    expect(out['xCache']).to.deep.equal(['MISS', 'HIT']);
-    expect(out['bodies']).to.deep.equal(['{"hello":"cjs"}', '{"hello":"cjs"}']);
-    expect(out['calls'], 'the hit did not run the handler').to.equal(1);
+    expect(out.resolved).to.equal(path.join(installed, 'dist/cjs/index.js'));
+    expect(out.version, 'express-cache-aside/package.json is exported').to.equal('0.1.0');
+    expect(out.deepImport, 'the exports map hides dist/ internals').to.equal('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    expect(out.errorIsClass).to.equal(true);
+    expect(out.statuses).to.deep.equal([200, 200]);
+    expect(out.xCache).to.deep.equal(['MISS', 'HIT']);
+    expect(out.bodies).to.deep.equal(['{"hello":"cjs"}', '{"hello":"cjs"}']);
+    expect(out.calls, 'the hit did not run the handler').to.equal(1);
   });
 
   it('is imported from an ES module: a miss, then a hit from the memory store', async function () {
     const out = await runSmoke(project, 'consumer.mjs');
-    expect(out['resolved']).to.equal(pathToFileURL(path.join(installed, 'dist/esm/index.mjs')).href);
-    expect(out['errorIsClass']).to.equal(true);
-    expect(out['statuses']).to.deep.equal([200, 200]);
-    expect(out['xCache']).to.deep.equal(['MISS', 'HIT']);
-    expect(out['bodies']).to.deep.equal(['{"hello":"esm"}', '{"hello":"esm"}']);
-    expect(out['calls'], 'the hit did not run the handler').to.equal(1);
+    expect(out.resolved).to.equal(pathToFileURL(path.join(installed, 'dist/esm/index.mjs')).href);
+    expect(out.errorIsClass).to.equal(true);
+    expect(out.statuses).to.deep.equal([200, 200]);
+    expect(out.xCache).to.deep.equal(['MISS', 'HIT']);
+    expect(out.bodies).to.deep.equal(['{"hello":"esm"}', '{"hello":"esm"}']);
+    expect(out.calls, 'the hit did not run the handler').to.equal(1);
   });
 
   it('gives import and require one module instance with the same exports (no dual-package hazard)', async function () {
     const out = await runSmoke(project, 'same-instance.mjs');
-    expect(out['importResolved']).to.equal(pathToFileURL(path.join(installed, 'dist/esm/index.mjs')).href);
-    expect(out['requireResolved']).to.equal(path.join(installed, 'dist/cjs/index.js'));
-    expect(out['sameCreateCache'], 'import and require give the same createCache').to.equal(true);
-    expect(out['sameCacheStoreError'], 'import and require give the same CacheStoreError').to.equal(true);
-    expect(out['crossInstanceof']).to.equal(true);
+    expect(out.importResolved).to.equal(pathToFileURL(path.join(installed, 'dist/esm/index.mjs')).href);
+    expect(out.requireResolved).to.equal(path.join(installed, 'dist/cjs/index.js'));
+    expect(out.sameCreateCache, 'import and require give the same createCache').to.equal(true);
+    expect(out.sameCacheStoreError, 'import and require give the same CacheStoreError').to.equal(true);
+    expect(out.crossInstanceof).to.equal(true);
     // The ESM wrapper lists its exports by hand: one added to src/index.ts but not to scripts/build.mjs shows up here.
-    expect(out['esmExports'], 'the ES module exports every runtime export of the CommonJS build').to.deep.equal(out['cjsExports']);
-    expect(out['cjsExports']).to.include.members(['CacheStoreError', 'createCache']);
+    expect(out.esmExports, 'the ES module exports every runtime export of the CommonJS build').to.deep.equal(out.cjsExports);
+    expect(out.cjsExports).to.include.members(['CacheStoreError', 'createCache']);
   });
 
   it('type-checks a TypeScript consumer under module nodenext, as .ts (require condition) and .mts (import condition), with library checks on', async function () {
@@ -210,7 +225,10 @@ describe('packed tarball (plain npm pack on a clean copy): CommonJS, ES module a
     expect(ls.ioredis, 'the consumer got ioredis 5').to.match(/^5\./);
     await writeTypeScriptFiles(project5);
     // skipLibCheck keeps this one fast; the consumer's `redis: new Redis(...)` is still checked against the package's declarations.
-    await writeFile(path.join(project5, 'tsconfig.ioredis5.json'), tsconfig({ module: 'nodenext', skipLibCheck: true }, ['consumer.ts', 'consumer.mts']));
+    await writeFile(
+      path.join(project5, 'tsconfig.ioredis5.json'),
+      tsconfig({ module: 'nodenext', skipLibCheck: true }, ['consumer.ts', 'consumer.mts']),
+    );
     const result = await run(process.execPath, [TSC, '-p', 'tsconfig.ioredis5.json', '--pretty', 'false'], project5);
     expect(result.code, describeRun('tsc -p tsconfig.ioredis5.json', result)).to.equal(0);
   });

@@ -86,14 +86,24 @@ for (const storeKind of storeKinds) {
       expect({ a: calls.get('a'), dataRuns }).to.deep.equal({ a: 2, dataRuns: 2 });
       expect(summaries(entries)[1]).to.deep.equal({ ok: 2, failed: 0 });
       const secondRun = entries.filter((e) => e.msg === `${P}warmup ok /w/a`).map((e) => e.obj as { cache?: string });
-      expect(secondRun.map((r) => r.cache), 'per-target lines of both runs').to.deep.equal(['MISS', 'MISS']);
+      expect(
+        secondRun.map((r) => r.cache),
+        'per-target lines of both runs',
+      ).to.deep.equal(['MISS', 'MISS']);
 
       // Third run: the entry is still fresh, so the path target is a HIT and the handler is not called.
       ticks.tick(HOUR_MS);
       await waitFor('the third run', () => summaries(entries).length === 3, 10_000);
       expect({ a: calls.get('a'), dataRuns }).to.deep.equal({ a: 2, dataRuns: 3 });
-      expect(entries.filter((e) => e.msg === `${P}warmup ok /w/a`).map((e) => (e.obj as { cache?: string }).cache)).to.deep.equal(['MISS', 'MISS', 'HIT']);
-      expect(entries.filter((e) => e.level === 'warn' || e.level === 'error'), 'warnings or errors').to.deep.equal([]);
+      expect(entries.filter((e) => e.msg === `${P}warmup ok /w/a`).map((e) => (e.obj as { cache?: string }).cache)).to.deep.equal([
+        'MISS',
+        'MISS',
+        'HIT',
+      ]);
+      expect(
+        entries.filter((e) => e.level === 'warn' || e.level === 'error'),
+        'warnings or errors',
+      ).to.deep.equal([]);
 
       const clearIntervalSpy = sinon.spy(globalThis, 'clearInterval');
       await h.cache.close();
@@ -176,8 +186,14 @@ for (const storeKind of storeKinds) {
       for (const every of ['soon', 0, -5]) {
         const outcome = await Promise.resolve()
           .then(() => h.cache.warmup(h.app, ['/w/a'], { every }))
-          .then(() => 'resolved', (err: unknown) => err);
-        expect(outcome, `every: ${JSON.stringify(every)}`).to.be.instanceOf(TypeError).with.property('message').that.matches(/"every"/);
+          .then(
+            () => 'resolved',
+            (err: unknown) => err,
+          );
+        expect(outcome, `every: ${JSON.stringify(every)}`)
+          .to.be.instanceOf(TypeError)
+          .with.property('message')
+          .that.matches(/"every"/);
       }
       // Let any run a rejected call might have started get as far as the handler.
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -41,10 +41,23 @@ function mountRoutes(app: Express, versions: Versions, cache?: Cache): void {
     const ns = fromHeader(req.headers['x-ns']);
     const key = fromHeader(req.headers['x-key']);
     // Accept-Language is reflected, so the route varies on it; X-Original-URL is always keyed.
-    res.json({ ns, key, version: versionOf(versions, ns), lang: req.headers['accept-language'] ?? null, original: req.headers['x-original-url'] ?? null, pad: PAD });
+    res.json({
+      ns,
+      key,
+      version: versionOf(versions, ns),
+      lang: req.headers['accept-language'] ?? null,
+      original: req.headers['x-original-url'] ?? null,
+      pad: PAD,
+    });
   };
   const byPath: RequestHandler = (req, res) => {
-    res.json({ path: req.originalUrl.split('?')[0], query: sortedQuery(req), version: versionOf(versions, 'paths'), original: req.headers['x-original-url'] ?? null, pad: PAD });
+    res.json({
+      path: req.originalUrl.split('?')[0],
+      query: sortedQuery(req),
+      version: versionOf(versions, 'paths'),
+      original: req.headers['x-original-url'] ?? null,
+      pad: PAD,
+    });
   };
   const clear: RequestHandler = (req, res) => {
     const ns = fromHeader(req.headers['x-ns']);
@@ -52,7 +65,15 @@ function mountRoutes(app: Express, versions: Versions, cache?: Cache): void {
     res.json({ cleared: true });
   };
   if (cache) {
-    app.get('/fn', cache.route({ namespace: (req) => fromHeader(req.headers['x-ns']), key: (req) => fromHeader(req.headers['x-key']), vary: ['accept-language'] }), byFunction);
+    app.get(
+      '/fn',
+      cache.route({
+        namespace: (req) => fromHeader(req.headers['x-ns']),
+        key: (req) => fromHeader(req.headers['x-key']),
+        vary: ['accept-language'],
+      }),
+      byFunction,
+    );
     app.use('/p', cache.route({ namespace: 'paths' }), byPath);
     app.put('/clear', cache.invalidate({ namespaces: (req) => [fromHeader(req.headers['x-ns'])] }), clear);
   } else {
@@ -93,13 +114,26 @@ function identity(res: RawResponse): Buffer {
 const hex = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
 const unreserved = [...'abcXYZ019-._~'];
 const special = [...'!$\'()*+,;:@{}[]|^`"<>\\'];
-const percent = fc.oneof(fc.integer({ min: 0, max: 255 }).map((b) => `%${hex(b)}`), fc.constantFrom('%', '%z', '%zz', '%C3', '%C3%28', '%E2%82', '%25', '%2F', '%00'));
-const urlUnit = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...unreserved) }, { weight: 2, arbitrary: fc.constantFrom(...special) }, { weight: 2, arbitrary: percent });
+const percent = fc.oneof(
+  fc.integer({ min: 0, max: 255 }).map((b) => `%${hex(b)}`),
+  fc.constantFrom('%', '%z', '%zz', '%C3', '%C3%28', '%E2%82', '%25', '%2F', '%00'),
+);
+const urlUnit = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...unreserved) },
+  { weight: 2, arbitrary: fc.constantFrom(...special) },
+  { weight: 2, arbitrary: percent },
+);
 const queryUnit = fc.oneof({ weight: 8, arbitrary: urlUnit }, { weight: 1, arbitrary: fc.constantFrom('/', '?', '+', '=') });
 
-const pathArb = fc.array(fc.string({ unit: urlUnit, maxLength: 12 }), { minLength: 0, maxLength: 4 }).map((segments) => `/p/${segments.join('/')}`);
+const pathArb = fc
+  .array(fc.string({ unit: urlUnit, maxLength: 12 }), { minLength: 0, maxLength: 4 })
+  .map((segments) => `/p/${segments.join('/')}`);
 const queryArb = fc.option(
-  fc.array(fc.tuple(fc.string({ unit: queryUnit, maxLength: 8 }), fc.option(fc.string({ unit: queryUnit, maxLength: 12 }), { nil: undefined })), { maxLength: 5 })
+  fc
+    .array(
+      fc.tuple(fc.string({ unit: queryUnit, maxLength: 8 }), fc.option(fc.string({ unit: queryUnit, maxLength: 12 }), { nil: undefined })),
+      { maxLength: 5 },
+    )
     .map((params) => params.map(([name, value]) => (value === undefined ? name : `${name}=${value}`)).join('&')),
   { nil: undefined },
 );
@@ -114,7 +148,11 @@ const nameArb = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 190, maxLength: 300 }),
 );
 
-const headerValue = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 24 });
+const headerValue = fc.string({
+  unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 24,
+});
 /** Each header present now and then (Authorization, which bypasses the cache, rarely), so hits stay frequent. */
 const sometimes = <T>(arb: fc.Arbitrary<T>, absentWeight: number): fc.Arbitrary<T | undefined> =>
   fc.oneof({ weight: absentWeight, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
@@ -146,7 +184,9 @@ const opArb = (pool: number): fc.Arbitrary<Op> => {
       arbitrary: fc.record({
         kind: fc.constant('path' as const),
         method,
-        path: fc.tuple(pathArb, fc.oneof({ weight: 5, arbitrary: queryArb }, { weight: 1, arbitrary: longQueryArb })).map(([p, q]) => (q === undefined ? p : `${p}?${q}`)),
+        path: fc
+          .tuple(pathArb, fc.oneof({ weight: 5, arbitrary: queryArb }, { weight: 1, arbitrary: longQueryArb }))
+          .map(([p, q]) => (q === undefined ? p : `${p}?${q}`)),
         headers: headersArb,
       }),
     },
@@ -160,7 +200,9 @@ const POOL = 3;
 const scenarioArb = fc.record({
   namespaces: fc.uniqueArray(nameArb, { minLength: POOL, maxLength: POOL }),
   keys: fc.uniqueArray(nameArb, { minLength: POOL, maxLength: POOL }),
-  ops: fc.array(opArb(POOL), { minLength: 1, maxLength: 16 }).chain((ops) => fc.shuffledSubarray([...ops, ...ops], { minLength: ops.length })),
+  ops: fc
+    .array(opArb(POOL), { minLength: 1, maxLength: 16 })
+    .chain((ops) => fc.shuffledSubarray([...ops, ...ops], { minLength: ops.length })),
 });
 
 // ---- the property -----------------------------------------------------------
@@ -208,7 +250,8 @@ describe('property: random requests through the middleware', function () {
                 continue;
               }
               const path = op.kind === 'fn' ? '/fn' : op.path;
-              const headers = op.kind === 'fn' ? { ...op.headers, 'x-ns': toHeader(namespaces[op.ns]!), 'x-key': toHeader(keys[op.key]!) } : op.headers;
+              const headers =
+                op.kind === 'fn' ? { ...op.headers, 'x-ns': toHeader(namespaces[op.ns]!), 'x-key': toHeader(keys[op.key]!) } : op.headers;
               const cached = await send(agent, h.url, op.method, path, headers);
               const plain = await send(agent, referenceUrl, op.method, path, headers);
               requests += 1;
@@ -261,7 +304,9 @@ async function expectEntriesUnderTheirOwnKeys(h: AppHandle): Promise<void> {
     const payload = value.subarray(headerLength);
     if (!isResponse(payload)) {
       const { ns, key: dataKey } = decodeValue<{ ns: string; key: string }>(payload);
-      expect(key, 'a getOrSet value sits under its own namespace and key').to.equal(namespaceKeys(h.prefix, ns).entryPrefix + encodeKey(dataKey));
+      expect(key, 'a getOrSet value sits under its own namespace and key').to.equal(
+        namespaceKeys(h.prefix, ns).entryPrefix + encodeKey(dataKey),
+      );
       checked += 1;
       continue;
     }
@@ -272,10 +317,12 @@ async function expectEntriesUnderTheirOwnKeys(h: AppHandle): Promise<void> {
       // The route varies on Accept-Language, so the key carries a digest suffix, and NULs in the key are doubled before it.
       const keyPart = encodePart(body.key!.replaceAll('\0', '\0\0'));
       // Hashed keys ('#': past the length bound, '$': not well-formed UTF-16) cannot be read back; the namespace check stands.
-      if (!/^[#$]/.test(entryPart) && !keyPart.startsWith('$')) expect(entryPart.startsWith(keyPart), `${key} holds the answer for key ${JSON.stringify(body.key)}`).to.equal(true);
+      if (!/^[#$]/.test(entryPart) && !keyPart.startsWith('$'))
+        expect(entryPart.startsWith(keyPart), `${key} holds the answer for key ${JSON.stringify(body.key)}`).to.equal(true);
     } else {
       expect(tag).to.equal('{paths}');
-      if (!/^[#$]/.test(entryPart)) expect(entryPart.startsWith(encodePart(body.path!)), `${key} holds the answer for ${String(body.path)}`).to.equal(true);
+      if (!/^[#$]/.test(entryPart))
+        expect(entryPart.startsWith(encodePart(body.path!)), `${key} holds the answer for ${String(body.path)}`).to.equal(true);
     }
     checked += 1;
   }

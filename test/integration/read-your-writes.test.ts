@@ -15,7 +15,10 @@ async function until(check: () => boolean, maxMs: number): Promise<void> {
   while (!check() && Date.now() < deadline) await sleep(10);
 }
 
-const tiers: Array<[string, CacheOptions]> = [['tier off', {}], ['tier on', { l1: { max: 100, ttl: '30s' } }]];
+const tiers: Array<[string, CacheOptions]> = [
+  ['tier off', {}],
+  ['tier on', { l1: { max: 100, ttl: '30s' } }],
+];
 
 for (const [tierName, tierOptions] of tiers) {
   describe(`read-your-writes across instances (${tierName})`, function () {
@@ -48,7 +51,10 @@ for (const [tierName, tierOptions] of tiers) {
       data = 'new';
       await a.cache.invalidateNamespaces(['items']);
 
-      const second = b.http().get('/item').then((r) => r);
+      const second = b
+        .http()
+        .get('/item')
+        .then((r) => r);
       // Fixed: B's second read fills for itself (after lockWaitMs at most). Before: it joins the blocked fill.
       await until(() => calls >= 2, 2000);
       gate.resolve();

@@ -40,8 +40,8 @@ async function startQuickstart(project: string, file: string, prefix: string): P
   const port = await freePort();
   const args = file.endsWith('.mts') ? [TSX_CLI, file] : [file];
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: sharedRedisUrl, CACHE_PREFIX: prefix };
-  delete env['NODE_OPTIONS'];
-  delete env['IOREDIS_ALIAS'];
+  delete env.NODE_OPTIONS;
+  delete env.IOREDIS_ALIAS;
   const child = spawn(process.execPath, args, { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -56,7 +56,11 @@ async function startQuickstart(project: string, file: string, prefix: string): P
 }
 
 /** GET or PUT a path; returns status, X-Cache and the parsed body. */
-async function request(base: string, pathname: string, init: RequestInit = {}): Promise<{ status: number; xCache: string | null; body: unknown }> {
+async function request(
+  base: string,
+  pathname: string,
+  init: RequestInit = {},
+): Promise<{ status: number; xCache: string | null; body: unknown }> {
   const response = await fetch(base + pathname, init);
   return { status: response.status, xCache: response.headers.get('x-cache'), body: await response.json() };
 }
@@ -107,7 +111,10 @@ describe('README quick start (examples/quickstart/)', function () {
     it(`server.mts type-checks under strict, module nodenext, with @types/express (ioredis ${ioredis})`, async function () {
       const dir = await consumerProject(ioredis);
       await copyFile(path.join(EXAMPLES, 'server.mts'), path.join(dir, 'server.mts'));
-      const config = { compilerOptions: { target: 'ES2022', module: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['server.mts'] };
+      const config = {
+        compilerOptions: { target: 'ES2022', module: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+        files: ['server.mts'],
+      };
       await writeFile(path.join(dir, 'tsconfig.quickstart.json'), JSON.stringify(config, null, 2));
       const result = await run(process.execPath, [TSC, '-p', 'tsconfig.quickstart.json', '--pretty', 'false'], dir);
       expect(result.code, describeRun('tsc -p tsconfig.quickstart.json', result)).to.equal(0);
@@ -123,7 +130,7 @@ describe('README quick start (examples/quickstart/)', function () {
     prefixes.push(prefix);
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REDIS_URL: sharedRedisUrl, CACHE_PREFIX: prefix };
-      delete env['NODE_OPTIONS'];
+      delete env.NODE_OPTIONS;
       const result = await run(process.execPath, ['server.cjs'], project, 30_000, env);
       expect(result.code, describeRun('node server.cjs', result)).to.equal(1);
       expect(result.stderr).to.include('EADDRINUSE');
@@ -144,7 +151,10 @@ describe('README quick start (examples/quickstart/)', function () {
       const warmed = await request(server.base, '/courses');
       expect(warmed.status).to.equal(200);
       expect(warmed.xCache, 'warmup filled /courses').to.equal('HIT');
-      expect(warmed.body).to.deep.equal([{ id: 1, title: 'SQL from scratch' }, { id: 2, title: 'Caching with Redis' }]);
+      expect(warmed.body).to.deep.equal([
+        { id: 1, title: 'SQL from scratch' },
+        { id: 2, title: 'Caching with Redis' },
+      ]);
 
       const first = await request(server.base, '/courses/2');
       expect([first.status, first.xCache]).to.deep.equal([200, 'MISS']);
@@ -163,7 +173,10 @@ describe('README quick start (examples/quickstart/)', function () {
       // Its entries live under its own prefix in the real Redis, nowhere else.
       const redis = await connectShared();
       const [, keys] = await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 100_000);
-      expect(keys.some((key) => key.includes('courses')), 'a courses key under the prefix').to.equal(true);
+      expect(
+        keys.some((key) => key.includes('courses')),
+        'a courses key under the prefix',
+      ).to.equal(true);
 
       server.child.kill('SIGTERM');
       await once(server.child, 'exit');

@@ -99,11 +99,13 @@ for (const storeKind of storeKinds) {
       expect(() => f.adopt(createCache({ hosts: ['https://shop.example/'] }))).to.throw(TypeError, /"hosts"/);
     });
 
-    it('warmup warms the host it is told; a target\'s own Host wins; with `hosts` it warms the first by default', async function () {
+    it("warmup warms the host it is told; a target's own Host wins; with `hosts` it warms the first by default", async function () {
       const h = await f.setup(storeKind);
       const links = linkHandler((req) => req.get('host'));
       h.app.get('/links', h.cache.route({ namespace: 'host' }), links.handler);
-      const report = await h.cache.warmup(h.app, ['/links', { path: '/links', headers: { Host: 'other.example' } }], { host: 'shop.example' });
+      const report = await h.cache.warmup(h.app, ['/links', { path: '/links', headers: { Host: 'other.example' } }], {
+        host: 'shop.example',
+      });
       expect(report.ok).to.equal(2);
       const shop = await h.http().get('/links').set('Host', 'shop.example').expect(200);
       expect(shop.headers['x-cache']).to.equal('HIT');
@@ -207,13 +209,27 @@ for (const storeKind of storeKinds) {
         const first = await h.http().get('/secure').set(headers).expect(200);
         expect(first.body).to.deep.equal({ version: 1, protocol: 'https' });
         await waitForEntries(h);
-        await waitFor('the entry to go stale', async () => (await h.http().get('/secure').set(headers)).headers['x-cache'] === 'STALE', 5000, 100);
+        await waitFor(
+          'the entry to go stale',
+          async () => (await h.http().get('/secure').set(headers)).headers['x-cache'] === 'STALE',
+          5000,
+          100,
+        );
         await waitFor('the background refresh', () => seen.length >= 2, 5000);
-        expect(seen[1], 'the refresh saw the request as the original did').to.deep.equal({ protocol: 'https', ip: '203.0.113.7', host: 'shop.example' });
-        await waitFor('the refreshed entry', async () => {
-          const res = await h.http().get('/secure').set(headers);
-          return res.headers['x-cache'] === 'HIT' && res.body.version === 2;
-        }, 5000, 50);
+        expect(seen[1], 'the refresh saw the request as the original did').to.deep.equal({
+          protocol: 'https',
+          ip: '203.0.113.7',
+          host: 'shop.example',
+        });
+        await waitFor(
+          'the refreshed entry',
+          async () => {
+            const res = await h.http().get('/secure').set(headers);
+            return res.headers['x-cache'] === 'HIT' && res.body.version === 2;
+          },
+          5000,
+          50,
+        );
         const hit = await h.http().get('/secure').set(headers).expect(200);
         expect(hit.body.protocol).to.equal('https');
       });

@@ -18,7 +18,12 @@ function getBinary(h: AppHandle, path: string, headers: Record<string, string> =
 }
 
 /** Mounts a cached GET route with a call counter; returns the counter. */
-function mount(h: AppHandle, path: string, handler: RequestHandler, routeOptions: { statuses?: number[]; ttl?: string } = {}): { calls: number } {
+function mount(
+  h: AppHandle,
+  path: string,
+  handler: RequestHandler,
+  routeOptions: { statuses?: number[]; ttl?: string } = {},
+): { calls: number } {
   const counter = { calls: 0 };
   h.app.get(path, h.cache.route({ namespace: 'capture', ...routeOptions }), (req, res, next) => {
     counter.calls += 1;
@@ -71,9 +76,14 @@ for (const storeKind of storeKinds) {
     it('replays res.json byte for byte, with a non-200 status listed in statuses', async function () {
       const h = await f.setup(storeKind);
       const payload = { title: 'Café ✓ 日本', list: [1, 2, 3], nested: { ok: true, none: null } };
-      const counter = mount(h, '/json', (_req, res) => {
-        res.status(203).set('X-Custom', 'json').json(payload);
-      }, { statuses: [203] });
+      const counter = mount(
+        h,
+        '/json',
+        (_req, res) => {
+          res.status(203).set('X-Custom', 'json').json(payload);
+        },
+        { statuses: [203] },
+      );
       const { miss, hit } = await missThenHit(h, '/json');
       expectSameResponse(miss, hit, Buffer.from(JSON.stringify(payload)));
       expect(hit.status).to.equal(203);
@@ -121,9 +131,14 @@ for (const storeKind of storeKinds) {
 
     it('adds a numeric Age on a hit that counts seconds since the entry was stored', async function () {
       const h = await f.setup(storeKind);
-      mount(h, '/age', (_req, res) => {
-        res.set('X-Custom', 'age').send('aged');
-      }, { ttl: '1m' });
+      mount(
+        h,
+        '/age',
+        (_req, res) => {
+          res.set('X-Custom', 'age').send('aged');
+        },
+        { ttl: '1m' },
+      );
       const { hit } = await missThenHit(h, '/age');
       expect(hit.headers.age).to.match(/^\d+$/);
       expect(Number(hit.headers.age)).to.be.within(0, 1);

@@ -9,23 +9,19 @@ import http from 'node:http';
 import { expect } from 'chai';
 import type { RequestHandler } from 'express';
 import request from 'supertest';
-import {
-  binaryParser,
-  deferred,
-  entryKeys,
-  sleep,
-  storeKinds,
-  useFactory,
-  waitForEntries,
-  type AppHandle,
-} from '../helpers/app-factory';
+import { binaryParser, deferred, entryKeys, sleep, storeKinds, useFactory, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { useRedisProcess } from '../helpers/hooks';
 
 /** Long enough for a write that was (wrongly) started to land before we look. */
 const SETTLE_MS = 150;
 
 /** Mounts a cached GET route with a call counter; returns the counter. */
-function mount(h: AppHandle, path: string, handler: RequestHandler, routeOptions: Partial<Parameters<AppHandle['cache']['route']>[0]> = {}): { calls: number } {
+function mount(
+  h: AppHandle,
+  path: string,
+  handler: RequestHandler,
+  routeOptions: Partial<Parameters<AppHandle['cache']['route']>[0]> = {},
+): { calls: number } {
   const counter = { calls: 0 };
   h.app.get(path, h.cache.route({ namespace: 'route', ...routeOptions }), (req, res, next) => {
     counter.calls += 1;
@@ -97,9 +93,14 @@ for (const storeKind of storeKinds) {
 
     it('stores a 404 when statuses is [200, 404]', async function () {
       const h = await f.setup(storeKind);
-      const counter = mount(h, '/gone', (_req, res) => {
-        res.status(404).json({ error: 'gone' });
-      }, { statuses: [200, 404] });
+      const counter = mount(
+        h,
+        '/gone',
+        (_req, res) => {
+          res.status(404).json({ error: 'gone' });
+        },
+        { statuses: [200, 404] },
+      );
       const miss = await h.http().get('/gone').expect(404);
       expect(miss.headers['x-cache']).to.equal('MISS');
       await waitForEntries(h);
@@ -112,9 +113,14 @@ for (const storeKind of storeKinds) {
     it('passes a body over maxBodyBytes through untouched and does not store it (known length and streamed)', async function () {
       const h = await f.setup(storeKind);
       const big = Buffer.alloc(5000, 7);
-      const sent = mount(h, '/big-send', (_req, res) => {
-        res.type('application/octet-stream').send(big);
-      }, { maxBodyBytes: 1000 });
+      const sent = mount(
+        h,
+        '/big-send',
+        (_req, res) => {
+          res.type('application/octet-stream').send(big);
+        },
+        { maxBodyBytes: 1000 },
+      );
       const second = await expectNeverStored(h, '/big-send', sent);
       expect((second.body as Buffer).equals(big)).to.equal(true);
 
@@ -136,9 +142,14 @@ for (const storeKind of storeKinds) {
 
     it('stores a body at exactly maxBodyBytes', async function () {
       const h = await f.setup(storeKind);
-      const counter = mount(h, '/edge', (_req, res) => {
-        res.type('application/octet-stream').send(Buffer.alloc(1000, 1));
-      }, { maxBodyBytes: 1000 });
+      const counter = mount(
+        h,
+        '/edge',
+        (_req, res) => {
+          res.type('application/octet-stream').send(Buffer.alloc(1000, 1));
+        },
+        { maxBodyBytes: 1000 },
+      );
       await h.http().get('/edge').expect(200);
       await waitForEntries(h);
       const hit = await h.http().get('/edge').buffer(true).parse(binaryParser);
@@ -160,10 +171,13 @@ for (const storeKind of storeKinds) {
         res.end('complete');
       });
       // Express destroys the socket when an error follows sent headers, so the client sees a broken response.
-      await h.http().get('/throws').then(
-        () => undefined,
-        () => undefined,
-      );
+      await h
+        .http()
+        .get('/throws')
+        .then(
+          () => undefined,
+          () => undefined,
+        );
       await sleep(SETTLE_MS);
       if (h.redis) expect(await entryKeys(h)).to.deep.equal([]);
       const next = await h.http().get('/throws');
@@ -286,9 +300,14 @@ for (const storeKind of storeKinds) {
 
     it("with query: ['page'] ignores every other parameter", async function () {
       const h = await f.setup(storeKind);
-      const counter = mount(h, '/list', (req, res) => {
-        res.json({ page: req.query.page ?? null });
-      }, { query: ['page'] });
+      const counter = mount(
+        h,
+        '/list',
+        (req, res) => {
+          res.json({ page: req.query.page ?? null });
+        },
+        { query: ['page'] },
+      );
       const first = await h.http().get('/list?page=1&utm_source=a').expect(200);
       expect(first.headers['x-cache']).to.equal('MISS');
       await waitForEntries(h);

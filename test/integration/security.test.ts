@@ -68,9 +68,14 @@ describe('safe by default: Authorization and Vary', function () {
 
   it("vary: ['authorization'] caches per credential: one user's entry never reaches another or anonymous", async function () {
     const h = await f.setup('redis');
-    const counter = mount(h, '/me', (req, res) => {
-      res.json({ user: req.headers.authorization ?? 'anonymous' });
-    }, { vary: ['authorization'] });
+    const counter = mount(
+      h,
+      '/me',
+      (req, res) => {
+        res.json({ user: req.headers.authorization ?? 'anonymous' });
+      },
+      { vary: ['authorization'] },
+    );
     const alice1 = await get(h, '/me', { Authorization: 'Bearer alice-token' }).expect(200);
     expect(alice1.headers['x-cache']).to.equal('MISS');
     await waitForEntries(h);
@@ -90,9 +95,14 @@ describe('safe by default: Authorization and Vary', function () {
 
   it('shared: true serves and stores requests with Authorization as one shared entry', async function () {
     const h = await f.setup('redis');
-    const counter = mount(h, '/catalog', (_req, res) => {
-      res.json({ catalog: ['a', 'b'] });
-    }, { shared: true });
+    const counter = mount(
+      h,
+      '/catalog',
+      (_req, res) => {
+        res.json({ catalog: ['a', 'b'] });
+      },
+      { shared: true },
+    );
     const first = await get(h, '/catalog', { Authorization: 'Bearer alice-token' }).expect(200);
     expect(first.headers['x-cache']).to.equal('MISS');
     await waitForEntries(h);
@@ -128,9 +138,14 @@ describe('safe by default: Authorization and Vary', function () {
 
   it("stores per value when the route's vary holds the header the response varies on", async function () {
     const h = await f.setup('redis');
-    const counter = mount(h, '/lang', (req, res) => {
-      res.set('Vary', 'Accept-Language').json({ text: req.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello' });
-    }, { vary: ['Accept-Language'] });
+    const counter = mount(
+      h,
+      '/lang',
+      (req, res) => {
+        res.set('Vary', 'Accept-Language').json({ text: req.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello' });
+      },
+      { vary: ['Accept-Language'] },
+    );
     await get(h, '/lang', { 'Accept-Language': 'fr' }).expect(200);
     await waitForEntries(h);
     const fr = await get(h, '/lang', { 'Accept-Language': 'fr' }).expect(200);
@@ -215,9 +230,14 @@ describe('safe by default: cookies', function () {
 
   it("vary: ['cookie'] keys by the cookie: one visitor's entry never reaches another", async function () {
     const h = await f.setup('redis');
-    const counter = mount(h, '/cart', (req, res) => {
-      res.json({ cart: req.headers.cookie ?? 'none' });
-    }, { vary: ['cookie'] });
+    const counter = mount(
+      h,
+      '/cart',
+      (req, res) => {
+        res.json({ cart: req.headers.cookie ?? 'none' });
+      },
+      { vary: ['cookie'] },
+    );
     await get(h, '/cart', { Cookie: 'sid=alice' }).expect(200);
     await waitForEntries(h);
     expect((await get(h, '/cart', { Cookie: 'sid=alice' }).expect(200)).headers['x-cache']).to.equal('HIT');
@@ -230,8 +250,14 @@ describe('safe by default: cookies', function () {
   const cookieWriters: Array<{ name: string; handler: RequestHandler }> = [
     { name: 'res.cookie', handler: (_req, res) => void res.cookie('sid', 'secret').send('body') },
     { name: 'setHeader with an array', handler: (_req, res) => void res.setHeader('Set-Cookie', ['a=1', 'b=2']).end('body') },
-    { name: 'writeHead with a headers object', handler: (_req, res) => void res.writeHead(200, { 'set-cookie': 'sid=secret', 'content-type': 'text/plain' }).end('body') },
-    { name: 'writeHead with a raw headers array', handler: (_req, res) => void res.writeHead(200, ['Set-Cookie', 'sid=secret', 'Content-Type', 'text/plain']).end('body') },
+    {
+      name: 'writeHead with a headers object',
+      handler: (_req, res) => void res.writeHead(200, { 'set-cookie': 'sid=secret', 'content-type': 'text/plain' }).end('body'),
+    },
+    {
+      name: 'writeHead with a raw headers array',
+      handler: (_req, res) => void res.writeHead(200, ['Set-Cookie', 'sid=secret', 'Content-Type', 'text/plain']).end('body'),
+    },
   ];
   for (const { name, handler } of cookieWriters) {
     it(`never stores a response that sets a cookie (${name})`, async function () {
@@ -409,9 +435,14 @@ describe('query-string cardinality', function () {
 
   it("query: ['page', 'sort'] keys by those two only, in any order; every other parameter is ignored", async function () {
     const h = await f.setup('redis');
-    const counter = mount(h, '/list', (req, res) => {
-      res.json({ page: req.query.page ?? null, sort: req.query.sort ?? null });
-    }, { query: ['page', 'sort'] });
+    const counter = mount(
+      h,
+      '/list',
+      (req, res) => {
+        res.json({ page: req.query.page ?? null, sort: req.query.sort ?? null });
+      },
+      { query: ['page', 'sort'] },
+    );
     const first = await h.http().get('/list?page=2&sort=price&utm_source=mail&fbclid=abc').expect(200);
     expect(first.headers['x-cache']).to.equal('MISS');
     await waitForEntries(h);
@@ -487,7 +518,19 @@ describe('query-string cardinality', function () {
     mount(h, '/q', (req, res) => {
       res.json(echoQuery(req));
     });
-    const paths = ['/q?a=1%202', '/q?a=1+2', '/q?a=%zz', '/q?a=%25zz', '/q?a', '/q?a=', '/q?%61=1', '/q?a=1&a=2', '/q?a=2&a=1', '/q?a[b]=1', '/q?a%5Bb%5D=1'];
+    const paths = [
+      '/q?a=1%202',
+      '/q?a=1+2',
+      '/q?a=%zz',
+      '/q?a=%25zz',
+      '/q?a',
+      '/q?a=',
+      '/q?%61=1',
+      '/q?a=1&a=2',
+      '/q?a=2&a=1',
+      '/q?a[b]=1',
+      '/q?a%5Bb%5D=1',
+    ];
     const reference = new Map<string, string>();
     for (const path of paths) {
       const res = await rawGet(h.url, path);

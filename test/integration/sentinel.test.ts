@@ -129,24 +129,37 @@ describe('Redis Sentinel (master, replica, three sentinels)', function () {
    */
   async function healthyReplica(port: number): Promise<void> {
     const sentinels = set.sentinels.map((s) => s.client({ commandTimeout: 1000 }));
-    await waitFor(`node ${port} to be a synced replica known to the sentinels`, async () => {
-      const info = await rawCommand(port, 'INFO replication', 1000);
-      if (info === null || !/role:slave/.test(info) || !/master_link_status:up/.test(info)) return false;
-      const views = await Promise.all(sentinels.map((s) => (s.call('SENTINEL', 'REPLICAS', set.masterName) as Promise<string[][]>).catch(() => [])));
-      return views.every((replicas) => replicas.some((flat) => {
-        const fields = new Map<string, string>();
-        for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
-        // Sentinels refresh a replica's INFO only every 10 s, so their copy of its link status lags; the node's own INFO above is current.
-        return fields.get('port') === String(port) && fields.get('flags') === 'slave';
-      }));
-    }, 20_000, 200);
+    await waitFor(
+      `node ${port} to be a synced replica known to the sentinels`,
+      async () => {
+        const info = await rawCommand(port, 'INFO replication', 1000);
+        if (info === null || !/role:slave/.test(info) || !/master_link_status:up/.test(info)) return false;
+        const views = await Promise.all(
+          sentinels.map((s) => (s.call('SENTINEL', 'REPLICAS', set.masterName) as Promise<string[][]>).catch(() => [])),
+        );
+        return views.every((replicas) =>
+          replicas.some((flat) => {
+            const fields = new Map<string, string>();
+            for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
+            // Sentinels refresh a replica's INFO only every 10 s, so their copy of its link status lags; the node's own INFO above is current.
+            return fields.get('port') === String(port) && fields.get('flags') === 'slave';
+          }),
+        );
+      },
+      20_000,
+      200,
+    );
     for (const s of sentinels) s.disconnect();
   }
 
   it('a READONLY reply is never taken for a value: a cache whose client reaches a replica answers correctly, stores nothing, clears nothing by it', async function () {
     const prefix = randomPrefix('sentinel');
     const db: Db = { version: 1 };
-    const onMaster = await f.setupOn(await ready(set.client(appClientOptions)), { prefix, timeoutMs: TIMEOUT_MS, logger: captureLogger().logger });
+    const onMaster = await f.setupOn(await ready(set.client(appClientOptions)), {
+      prefix,
+      timeoutMs: TIMEOUT_MS,
+      logger: captureLogger().logger,
+    });
     mountDoc(onMaster, db);
     // A process whose connection ended up on a replica (a demoted master, a stale address).
     const log = captureLogger();
@@ -184,11 +197,16 @@ describe('Redis Sentinel (master, replica, three sentinels)', function () {
     expect(put.body).to.deep.equal({ version: 2 });
     for (let i = 0; i < 3; i += 1) {
       const res = await onReplica.http().get('/doc').expect(200);
-      expect(res.body, `read ${i} after a clear the replica refused (X-Cache ${String(res.headers['x-cache'])})`).to.deep.equal({ version: 2 });
+      expect(res.body, `read ${i} after a clear the replica refused (X-Cache ${String(res.headers['x-cache'])})`).to.deep.equal({
+        version: 2,
+      });
       expect(res.headers['x-cache']).to.equal('BYPASS');
     }
     expect(onReplica.cache.stats().errors, 'READONLY replies are counted as store failures').to.be.above(0);
-    expect(log.entries.some((e) => (e.level === 'warn' || e.level === 'error') && /READONLY|clear/i.test(JSON.stringify(e))), 'logged').to.equal(true);
+    expect(
+      log.entries.some((e) => (e.level === 'warn' || e.level === 'error') && /READONLY|clear/i.test(JSON.stringify(e))),
+      'logged',
+    ).to.equal(true);
   });
 
   it('manual failover: a clear the old master acknowledged after the replica was promoted is not lost; bounded latency throughout', async function () {
@@ -204,7 +222,12 @@ describe('Redis Sentinel (master, replica, three sentinels)', function () {
     const admin = set.sentinels[0]!.client({ commandTimeout: 2000 });
     await admin.call('SENTINEL', 'FAILOVER', set.masterName);
     // Sentinel promotes the replica first and demotes the old master a little later; writes in between go to the old master.
-    await waitFor('the replica to be promoted', async () => /role:master/.test((await rawCommand(newPort, 'INFO replication', 500)) ?? ''), 15_000, 5);
+    await waitFor(
+      'the replica to be promoted',
+      async () => /role:master/.test((await rawCommand(newPort, 'INFO replication', 500)) ?? ''),
+      15_000,
+      5,
+    );
     const putOn = connectedPort();
     const start = Date.now();
     const put = await h.http().put('/doc').expect(200);
@@ -220,7 +243,10 @@ describe('Redis Sentinel (master, replica, three sentinels)', function () {
       const res = await h.http().get('/doc').expect(200);
       const ms = Date.now() - t0;
       const cache = String(res.headers['x-cache']);
-      expect(res.body, `read after the acknowledged PUT (sent to port ${String(putOn)}; X-Cache ${cache}, connected to ${String(connectedPort())}, new master ${newPort})`).to.deep.equal({ version: 2 });
+      expect(
+        res.body,
+        `read after the acknowledged PUT (sent to port ${String(putOn)}; X-Cache ${cache}, connected to ${String(connectedPort())}, new master ${newPort})`,
+      ).to.deep.equal({ version: 2 });
       expect(ms, `read took (X-Cache ${cache})`).to.be.below(BOUND_MS);
       if (connectedPort() === newPort && cache !== 'BYPASS') onNewMaster += 1;
       await sleep(20);
@@ -241,7 +267,12 @@ describe('Redis Sentinel (master, replica, three sentinels)', function () {
     const oldPort = await set.currentMasterPort();
     let promotedAt: number | undefined;
     let failover: Error | undefined;
-    const running = traffic(h, db, cachingResumedSince(() => promotedAt), 40_000);
+    const running = traffic(
+      h,
+      db,
+      cachingResumedSince(() => promotedAt),
+      40_000,
+    );
     await sleep(300);
     await set.killMaster();
     try {

@@ -27,10 +27,19 @@ const jsonErrors: ErrorRequestHandler = (err: Error, _req, res, _next) => {
 };
 
 /** Timed GET through supertest. */
-async function timedGet(h: AppHandle, path: string): Promise<{ status: number; cache: string; age: string | undefined; body: Record<string, unknown>; ms: number }> {
+async function timedGet(
+  h: AppHandle,
+  path: string,
+): Promise<{ status: number; cache: string; age: string | undefined; body: Record<string, unknown>; ms: number }> {
   const start = Date.now();
   const res = await h.http().get(path);
-  return { status: res.status, cache: String(res.headers['x-cache']), age: res.headers.age as string | undefined, body: res.body as Record<string, unknown>, ms: Date.now() - start };
+  return {
+    status: res.status,
+    cache: String(res.headers['x-cache']),
+    age: res.headers.age as string | undefined,
+    body: res.body as Record<string, unknown>,
+    ms: Date.now() - start,
+  };
 }
 
 /** Gaps between consecutive times. */
@@ -201,7 +210,8 @@ describe('stale-if-error: cache.route', function () {
     }
     expect(hungCalls.length, 'the origin was tried in the background').to.be.at.least(1);
     const seen = `calls at +${hungCalls.map((t) => t - started).join(', +')} ms`;
-    for (const gap of gaps(hungCalls)) expect(gap, `time between two tries of a timing-out origin (${seen})`).to.be.at.least(backoffMs * 0.9);
+    for (const gap of gaps(hungCalls))
+      expect(gap, `time between two tries of a timing-out origin (${seen})`).to.be.at.least(backoffMs * 0.9);
     expect(hungCalls.length, `tries in 2.6 s with a ${backoffMs} ms backoff (${seen})`).to.be.at.most(2);
   });
 });
@@ -235,7 +245,10 @@ describe('stale-while-revalidate: cache.getOrSet', function () {
 
   it('three caches on one prefix (as three processes would) refresh a stale value once between them', async function () {
     const first = await f.cache('redis', { jitter: 0, timeoutMs: 1000 });
-    const others = [await f.cache('redis', { jitter: 0, timeoutMs: 1000, prefix: first.prefix }), await f.cache('redis', { jitter: 0, timeoutMs: 1000, prefix: first.prefix })];
+    const others = [
+      await f.cache('redis', { jitter: 0, timeoutMs: 1000, prefix: first.prefix }),
+      await f.cache('redis', { jitter: 0, timeoutMs: 1000, prefix: first.prefix }),
+    ];
     const options = { ttl: '1s', staleTtl: '5s' };
     await first.cache.getOrSet('data', 'shared', () => 'old', options);
     await waitForEntries(first);
@@ -247,9 +260,19 @@ describe('stale-while-revalidate: cache.getOrSet', function () {
       return 'new';
     };
     const all = [first, ...others];
-    const values = await Promise.all(all.flatMap((h) => Array.from({ length: 5 }, () => h.cache.getOrSet('data', 'shared', fetch, options))));
-    expect(values.every((v) => v === 'old'), JSON.stringify(values)).to.equal(true);
-    await waitFor('the refreshed value', async () => (await others[1]!.cache.getOrSet('data', 'shared', fetch, options)) === 'new', 5000, 20);
+    const values = await Promise.all(
+      all.flatMap((h) => Array.from({ length: 5 }, () => h.cache.getOrSet('data', 'shared', fetch, options))),
+    );
+    expect(
+      values.every((v) => v === 'old'),
+      JSON.stringify(values),
+    ).to.equal(true);
+    await waitFor(
+      'the refreshed value',
+      async () => (await others[1]!.cache.getOrSet('data', 'shared', fetch, options)) === 'new',
+      5000,
+      20,
+    );
     await sleep(100);
     expect(fetches, 'one refresh across the three caches').to.equal(1);
     expect(all.reduce((n, h) => n + h.cache.stats().refreshes, 0)).to.equal(1);
@@ -280,7 +303,10 @@ describe('stale-while-revalidate: cache.getOrSet', function () {
       await sleep(100);
     }
     expect(returned.length, 'stale values during the ~3 s window').to.be.at.least(15);
-    expect(returned.every((v) => v === 1.25), 'always the stale value').to.equal(true);
+    expect(
+      returned.every((v) => v === 1.25),
+      'always the stale value',
+    ).to.equal(true);
     expect(error, 'after the window the fetch error reaches the caller').to.be.instanceOf(Error);
     expect((error as Error).message).to.equal('rates service down');
     const refreshCalls = failedCalls.slice(0, -1); // the last call was the miss after the window
@@ -289,10 +315,17 @@ describe('stale-while-revalidate: cache.getOrSet', function () {
     await sleep(100);
     expect(await liveEntryCount(h, 'data'), 'nothing stored').to.equal(0);
     let called = false;
-    expect(await h.cache.getOrSet('data', 'rate', () => {
-      called = true;
-      return 1.5;
-    }, options)).to.equal(1.5);
+    expect(
+      await h.cache.getOrSet(
+        'data',
+        'rate',
+        () => {
+          called = true;
+          return 1.5;
+        },
+        options,
+      ),
+    ).to.equal(1.5);
     expect(called, 'a miss again: fetch called').to.equal(true);
   });
 });

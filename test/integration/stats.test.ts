@@ -4,7 +4,7 @@
  * of cache.close() (keeps the given client open, passes requests through).
  */
 import { expect } from 'chai';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { captureLogger, storeKinds, useFactory, waitForEntries, type AppHandle } from '../helpers/app-factory';
 import { useRedisProcess } from '../helpers/hooks';
 
@@ -79,7 +79,10 @@ describe('stats() with a failing store', function () {
     expect(stats.hits + stats.misses).to.equal(0);
     expect(stats.namespaces.alpha?.bypasses).to.equal(1);
     expect(stats.namespaces.alpha?.errors).to.be.at.least(1);
-    expect(entries.filter((e) => e.level === 'warn' || e.level === 'error'), 'the failure was logged').to.not.be.empty;
+    expect(
+      entries.filter((e) => e.level === 'warn' || e.level === 'error'),
+      'the failure was logged',
+    ).to.not.be.empty;
   });
 });
 

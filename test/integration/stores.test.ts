@@ -17,14 +17,18 @@ const REPLY_DELAY_MS = 200;
 
 const runner = { describe, it, beforeEach, afterEach };
 
-runStoreContract('memory', async () => {
-  const store = new MemoryStore({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 });
-  return {
-    store,
-    cleanup: () => store.close(),
-    evict: async (kind, name) => store.evictRecord(kind, name),
-  };
-}, runner);
+runStoreContract(
+  'memory',
+  async () => {
+    const store = new MemoryStore({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 });
+    return {
+      store,
+      cleanup: () => store.close(),
+      evict: async (kind, name) => store.evictRecord(kind, name),
+    };
+  },
+  runner,
+);
 
 describe('store contract on the shared Redis', function () {
   let client: Redis;

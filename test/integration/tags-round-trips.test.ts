@@ -32,12 +32,14 @@ const BOUND_MS = 600;
 function get(port: number, path: string): Promise<{ cache: string; body: string; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ cache: String(res.headers['x-cache']), body, ms: performance.now() - started }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ cache: String(res.headers['x-cache']), body, ms: performance.now() - started }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -47,7 +49,9 @@ const TAGS: Record<string, string[]> = { t0: [], t1: ['one'], t8: Array.from({ l
 async function listen(cache: Cache, version: () => number): Promise<{ server: http.Server; port: number; app: Express }> {
   const app = express();
   for (const [name, tags] of Object.entries(TAGS)) {
-    app.get(`/${name}`, cache.route(tags.length > 0 ? { namespace: 'rt', tags } : { namespace: 'rt' }), (_req, res) => { res.json({ name, v: version() }); });
+    app.get(`/${name}`, cache.route(tags.length > 0 ? { namespace: 'rt', tags } : { namespace: 'rt' }), (_req, res) => {
+      res.json({ name, v: version() });
+    });
   }
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -100,12 +104,17 @@ describe('tags on the wire: round trips per hit and per miss on one node', funct
       // The lookup script alone (an entry this process never saw is expected to miss), then the write script.
       expect(miss.commands, `${name} miss`).to.deep.equal(['evalsha', 'evalsha']);
       // Every reply waits REPLY_DELAY_MS: an answer within [1, 2) delays waited for one round trip.
-      expect(Math.floor(miss.result.ms / REPLY_DELAY_MS), `${name}: the miss answers after one round trip (${miss.result.ms.toFixed(0)} ms)`).to.equal(1);
+      expect(
+        Math.floor(miss.result.ms / REPLY_DELAY_MS),
+        `${name}: the miss answers after one round trip (${miss.result.ms.toFixed(0)} ms)`,
+      ).to.equal(1);
       const hit = await counter.count!(() => get(app.port, `/${name}?miss`));
       expect(hit.result.cache).to.equal('HIT');
       expect(hit.commands, `${name} hit`).to.deep.equal(TAGS[name]!.length === 0 ? ['mget'] : ['evalsha', 'get']);
       expect(Math.floor(hit.result.ms / REPLY_DELAY_MS), `${name}: one round trip (${hit.result.ms.toFixed(0)} ms)`).to.equal(1);
-      report.push(`${name}: miss ${miss.commands.join('+')} (${miss.result.ms.toFixed(0)} ms to answer), hit ${hit.commands.join('+')} (${hit.result.ms.toFixed(0)} ms)`);
+      report.push(
+        `${name}: miss ${miss.commands.join('+')} (${miss.result.ms.toFixed(0)} ms to answer), hit ${hit.commands.join('+')} (${hit.result.ms.toFixed(0)} ms)`,
+      );
     }
     console.log(`      round trips at ${REPLY_DELAY_MS} ms per reply: ${report.join('; ')}`);
   });
@@ -212,7 +221,12 @@ for (const kind of ['redis-server', 'cluster'] as const) {
         else cluster!.resumeAll();
       }
       // The retry lands: reads of the tagged entry leave BYPASS and the old entry never comes back.
-      await waitFor('the retried tag clear to land and t1 to be a HIT again', async () => (await get(app.port, '/t1')).cache === 'HIT', 20_000, 100);
+      await waitFor(
+        'the retried tag clear to land and t1 to be a HIT again',
+        async () => (await get(app.port, '/t1')).cache === 'HIT',
+        20_000,
+        100,
+      );
       expect(JSON.parse((await get(app.port, '/t1')).body).v).to.equal(2);
       expect(log.entries.some((e) => String(e.msg).includes('clear failed'))).to.equal(true);
     });

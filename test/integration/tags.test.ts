@@ -108,7 +108,10 @@ const clusterBackend = (): Backend => {
  * is a HIT. Then a clear of course:77 itself while a second fill is held: that fill is refused and the read after sees the edit.
  */
 async function unrelatedClearDuringFirstFill(make: (mount: (cache: Cache, app: Express) => void) => Promise<Instance>): Promise<void> {
-  const db = new Map([[77, 'seventy-seven'], [78, 'seventy-eight']]);
+  const db = new Map([
+    [77, 'seventy-seven'],
+    [78, 'seventy-eight'],
+  ]);
   let gate = deferred();
   let held = 0;
   let edits = 0;
@@ -187,33 +190,50 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
     /** GETs until HIT (the fill's write lands in the background). */
     async function hit(i: Instance, path: string): Promise<Answer> {
       let last: Answer | undefined;
-      await waitFor(`${path} to be a HIT`, async () => (last = await i.get(path)).cache === 'HIT', 5000);
+      await waitFor(
+        `${path} to be a HIT`,
+        async () => {
+          last = await i.get(path);
+          return last.cache === 'HIT';
+        },
+        5000,
+      );
       return last!;
     }
 
     /** The shop: courses by id and by slug (tagged with the id found), lists, and a user's enrollments in another namespace. */
     function shop(db: Map<number, string>, calls: Record<string, number>): (cache: Cache, app: Express) => void {
-      const count = (name: string): void => { calls[name] = (calls[name] ?? 0) + 1; };
+      const count = (name: string): void => {
+        calls[name] = (calls[name] ?? 0) + 1;
+      };
       return (cache, app) => {
         app.get('/courses/:id', cache.route({ namespace: 'courses', tags: (req) => [`course:${String(req.params.id)}`] }), (req, res) => {
           count(`id:${String(req.params.id)}`);
           res.json({ title: db.get(Number(req.params.id)) });
         });
         // The slug route learns the id in the handler: the tags function reads it from res.locals.
-        app.get('/by-slug/:slug', cache.route({ namespace: 'courses', tags: (_req, res) => [`course:${String(res.locals.id)}`] }), (req, res) => {
-          count(`slug:${String(req.params.slug)}`);
-          const id = Number(String(req.params.slug).replace('c', ''));
-          res.locals.id = id;
-          res.json({ title: db.get(id) });
-        });
+        app.get(
+          '/by-slug/:slug',
+          cache.route({ namespace: 'courses', tags: (_req, res) => [`course:${String(res.locals.id)}`] }),
+          (req, res) => {
+            count(`slug:${String(req.params.slug)}`);
+            const id = Number(String(req.params.slug).replace('c', ''));
+            res.locals.id = id;
+            res.json({ title: db.get(id) });
+          },
+        );
         app.get('/list', cache.route({ namespace: 'lists', tags: ['courses:list'] }), (_req, res) => {
           count('list');
           res.json([...db.values()]);
         });
-        app.get('/users/:uid/enrollments', cache.route({ namespace: (req) => `user:${String(req.params.uid)}`, key: 'enrollments', tags: ['course:5'] }), (_req, res) => {
-          count('enrollments');
-          res.json({ courses: [db.get(5)] });
-        });
+        app.get(
+          '/users/:uid/enrollments',
+          cache.route({ namespace: (req) => `user:${String(req.params.uid)}`, key: 'enrollments', tags: ['course:5'] }),
+          (_req, res) => {
+            count('enrollments');
+            res.json({ courses: [db.get(5)] });
+          },
+        );
         app.get('/plain', cache.route({ namespace: 'courses' }), (_req, res) => {
           count('plain');
           res.json({ plain: true });
@@ -222,7 +242,10 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
     }
 
     it('tags by list and by a function of (req, res): clearing one tag misses exactly its entries, across namespaces; others stay HIT', async function () {
-      const db = new Map([[5, 'five'], [6, 'six']]);
+      const db = new Map([
+        [5, 'five'],
+        [6, 'six'],
+      ]);
       const calls: Record<string, number> = {};
       const a = await instance({}, shop(db, calls));
       const paths = ['/courses/5', '/courses/6', '/by-slug/c5', '/by-slug/c6', '/list', '/users/1/enrollments', '/plain'];
@@ -234,12 +257,16 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
         expect(after.cache, path).to.equal('MISS');
         expect(after.body, path).to.contain('FIVE');
       }
-      for (const path of ['/courses/6', '/by-slug/c6', '/list', '/plain']) expect((await a.get(path)).cache, `${path} is untouched`).to.equal('HIT');
+      for (const path of ['/courses/6', '/by-slug/c6', '/list', '/plain'])
+        expect((await a.get(path)).cache, `${path} is untouched`).to.equal('HIT');
       expect(a.cache.stats().clears.tags).to.equal(1);
     });
 
     it('invalidate middleware: tags only, tags with namespaces, an async tags function; a non-2xx answer clears nothing', async function () {
-      const db = new Map([[5, 'five'], [6, 'six']]);
+      const db = new Map([
+        [5, 'five'],
+        [6, 'six'],
+      ]);
       const calls: Record<string, number> = {};
       const a = await instance({}, (cache, app) => {
         shop(db, calls)(cache, app);
@@ -247,9 +274,15 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
           db.set(Number(req.params.id), `edited ${String(req.params.id)}`);
           res.json({ ok: true });
         });
-        app.put('/fail/:id', cache.invalidate({ tags: ['course:6'] }), (_req, res) => { res.status(409).json({ ok: false }); });
-        app.put('/import', cache.invalidate({ namespaces: ['lists'], tags: ['course:5', 'course:6'] }), (_req, res) => { res.json({ ok: true }); });
-        app.put('/static', cache.invalidate({ tags: ['course:6'] }), (_req, res) => { res.json({ ok: true }); });
+        app.put('/fail/:id', cache.invalidate({ tags: ['course:6'] }), (_req, res) => {
+          res.status(409).json({ ok: false });
+        });
+        app.put('/import', cache.invalidate({ namespaces: ['lists'], tags: ['course:5', 'course:6'] }), (_req, res) => {
+          res.json({ ok: true });
+        });
+        app.put('/static', cache.invalidate({ tags: ['course:6'] }), (_req, res) => {
+          res.json({ ok: true });
+        });
       });
       for (const path of ['/courses/5', '/courses/6', '/list', '/plain']) await hit(a, path);
       expect((await a.put('/fail/6')).status).to.equal(409);
@@ -263,7 +296,8 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       expect((await a.get('/courses/6')).cache, 'static tags').to.equal('MISS');
       for (const path of ['/courses/5', '/courses/6', '/list']) await hit(a, path);
       await a.put('/import');
-      for (const path of ['/courses/5', '/courses/6', '/list']) expect((await a.get(path)).cache, `${path} after tags + namespaces`).to.equal('MISS');
+      for (const path of ['/courses/5', '/courses/6', '/list'])
+        expect((await a.get(path)).cache, `${path} after tags + namespaces`).to.equal('MISS');
       expect((await a.get('/plain')).cache, 'the untagged entry of a namespace not named stays').to.equal('HIT');
     });
 
@@ -287,7 +321,7 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       const b = await instance({}, mount);
       // B's fill reads the old state and is held; A's write is acknowledged; then a client reads on B.
       const first = b.get('/item');
-      await waitFor('B\'s fill to read the old state', () => handlerCalls === 1);
+      await waitFor("B's fill to read the old state", () => handlerCalls === 1);
       expect((await a.put('/item')).status).to.equal(200);
       const second = b.get('/item');
       await waitFor('the second read to run the handler', () => handlerCalls === 2, 1000).catch(() => undefined);
@@ -309,8 +343,23 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       const log = captureLogger();
       let calls = 0;
       const a = await instance({ logger: log.logger }, (cache, app) => {
-        app.get('/throws', cache.route({ namespace: 'bad', tags: () => { throw new Error('no id'); } }), (_req, res) => { calls += 1; res.json({ calls }); });
-        app.get('/empty-string', cache.route({ namespace: 'bad', tags: () => [''] }), (_req, res) => { calls += 1; res.json({ calls }); });
+        app.get(
+          '/throws',
+          cache.route({
+            namespace: 'bad',
+            tags: () => {
+              throw new Error('no id');
+            },
+          }),
+          (_req, res) => {
+            calls += 1;
+            res.json({ calls });
+          },
+        );
+        app.get('/empty-string', cache.route({ namespace: 'bad', tags: () => [''] }), (_req, res) => {
+          calls += 1;
+          res.json({ calls });
+        });
       });
       for (const path of ['/throws', '/empty-string']) {
         for (let i = 0; i < 3; i++) {
@@ -326,7 +375,9 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
     it('a deleted tag record never brings an entry back', async function () {
       let version = 1;
       const a = await instance({}, (cache, app) => {
-        app.get('/doc', cache.route({ namespace: 'docs', key: 'doc', tags: ['doc-1'] }), (_req, res) => { res.json({ version }); });
+        app.get('/doc', cache.route({ namespace: 'docs', key: 'doc', tags: ['doc-1'] }), (_req, res) => {
+          res.json({ version });
+        });
       });
       await hit(a, '/doc');
       const inspector = await backend.inspector();
@@ -356,7 +407,9 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
           refreshes += 1;
           res.json({ version });
         });
-        app.get('/hard', cache.route({ namespace: 'soft', ttl: 60, tags: ['s'] }), (_req, res) => { res.json({ version }); });
+        app.get('/hard', cache.route({ namespace: 'soft', ttl: 60, tags: ['s'] }), (_req, res) => {
+          res.json({ version });
+        });
         app.put('/soft', cache.invalidate({ tags: ['s'], soft: true }), (_req, res) => {
           version += 1;
           res.json({ ok: true });
@@ -386,9 +439,13 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
     it('invalidateAll: every entry of every namespace and tag, on both instances, at once', async function () {
       let version = 1;
       const mount = (cache: Cache, app: Express): void => {
-        app.get('/n/:ns/:id', cache.route({ namespace: (req) => String(req.params.ns), tags: (req) => [`t${String(req.params.id)}`] }), (_req, res) => {
-          res.json({ version });
-        });
+        app.get(
+          '/n/:ns/:id',
+          cache.route({ namespace: (req) => String(req.params.ns), tags: (req) => [`t${String(req.params.id)}`] }),
+          (_req, res) => {
+            res.json({ version });
+          },
+        );
       };
       const a = await instance({}, mount);
       const b = await instance({}, mount);
@@ -431,8 +488,10 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
         expect(await a.cache.getOrSet(ns, `k${count - 1}`, () => 'fetched'), 'after invalidateAll').to.equal('fetched');
         expect(await inspector.exists(layout.entry(ns, `k${count - 2}`)), 'entries are left to expire, not deleted').to.equal(1);
       }
-      expect(timings[20_000], `median ${timings[20_000]!.toFixed(1)} ms with 20,000 entries vs ${timings[10]!.toFixed(1)} ms with 10`)
-        .to.be.below(timings[10]! * 5 + 50);
+      expect(
+        timings[20_000],
+        `median ${timings[20_000]!.toFixed(1)} ms with 20,000 entries vs ${timings[10]!.toFixed(1)} ms with 10`,
+      ).to.be.below(timings[10]! * 5 + 50);
     });
 
     it('getOrSet tags: the value is cleared with its tag, and not with another', async function () {
@@ -452,8 +511,12 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
       let version = 1;
       const log = captureLogger();
       const a = await instance({ logger: log.logger }, (cache, app) => {
-        app.get('/tagged', cache.route({ namespace: 'f', tags: ['t'] }), (_req, res) => { res.json({ version }); });
-        app.get('/other', cache.route({ namespace: 'f' }), (_req, res) => { res.json({ version }); });
+        app.get('/tagged', cache.route({ namespace: 'f', tags: ['t'] }), (_req, res) => {
+          res.json({ version });
+        });
+        app.get('/other', cache.route({ namespace: 'f' }), (_req, res) => {
+          res.json({ version });
+        });
       });
       await hit(a, '/tagged');
       await hit(a, '/other');
@@ -477,9 +540,13 @@ for (const backend of [sharedBackend(), clusterBackend()]) {
 
     it('404 scans leave no lasting key: records a miss creates live the short fill TTL, then vanish', async function () {
       const a = await instance({ lockTtlMs: 300 }, (cache, app) => {
-        app.get('/users/:id', cache.route({ namespace: (req) => `user:${String(req.params.id)}`, tags: (req) => [`user:${String(req.params.id)}`] }), (_req, res) => {
-          res.status(404).json({ error: 'no such user' });
-        });
+        app.get(
+          '/users/:id',
+          cache.route({ namespace: (req) => `user:${String(req.params.id)}`, tags: (req) => [`user:${String(req.params.id)}`] }),
+          (_req, res) => {
+            res.status(404).json({ error: 'no such user' });
+          },
+        );
       });
       for (let id = 0; id < 50; id++) expect((await a.get(`/users/${id}`)).status).to.equal(404);
       const inspector = await backend.inspector();
@@ -514,7 +581,12 @@ describe('tags: the in-process tier drops entries by tag and everything across i
       const a = await make();
       const b = await make();
       let version = 1;
-      const mount = (cache: Cache): RequestHandler[] => [cache.route({ namespace: 'l1', key: 'k', tags: ['hot'] }), (_req, res) => { res.json({ version }); }];
+      const mount = (cache: Cache): RequestHandler[] => [
+        cache.route({ namespace: 'l1', key: 'k', tags: ['hot'] }),
+        (_req, res) => {
+          res.json({ version });
+        },
+      ];
       const app = express();
       app.get('/k', ...mount(b));
       const server = app.listen(0, '127.0.0.1');
@@ -522,14 +594,14 @@ describe('tags: the in-process tier drops entries by tag and everything across i
       const port = (server.address() as AddressInfo).port;
       try {
         // Wait for B's subscription, then until B serves from its tier.
-        await waitFor('B\'s tier to hold the entry', async () => (await send(port, 'GET', '/k')).cache === 'HIT', 5000);
+        await waitFor("B's tier to hold the entry", async () => (await send(port, 'GET', '/k')).cache === 'HIT', 5000);
         for (const clear of [() => a.invalidateTags(['hot']), () => a.invalidateAll()]) {
           version += 1;
           await clear();
           if (consistency === 'delivered') await sleep(50);
           const after = await send(port, 'GET', '/k');
           expect(JSON.parse(after.body), `X-Cache ${after.cache}`).to.deep.equal({ version });
-          await waitFor('B\'s tier to hold the new entry', async () => (await send(port, 'GET', '/k')).cache === 'HIT', 5000);
+          await waitFor("B's tier to hold the new entry", async () => (await send(port, 'GET', '/k')).cache === 'HIT', 5000);
         }
       } finally {
         server.closeAllConnections();

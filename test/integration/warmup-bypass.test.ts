@@ -16,15 +16,25 @@ import { connectShared, closeSharedClients, deleteByPrefix, randomPrefix } from 
 function recordingLogger(): Logger & { infos: Array<[string, Record<string, unknown>]> } {
   const infos: Array<[string, Record<string, unknown>]> = [];
   const none = (): void => undefined;
-  return { infos, debug: none, warn: none, error: none, info: (obj: object, msg?: string) => infos.push([msg ?? '', obj as Record<string, unknown>]) };
+  return {
+    infos,
+    debug: none,
+    warn: none,
+    error: none,
+    info: (obj: object, msg?: string) => infos.push([msg ?? '', obj as Record<string, unknown>]),
+  };
 }
 
 /** An app with two cached routes and the cache over `redis`. */
 function appWith(redis: Redis, prefix: string, logger: Logger) {
   const cache = createCache({ redis, prefix, logger, timeoutMs: 100 });
   const app = express();
-  app.get('/a', cache.route({ namespace: 'w' }), (_req, res) => { res.json({ a: 1 }); });
-  app.get('/b', cache.route({ namespace: 'w' }), (_req, res) => { res.json({ b: 2 }); });
+  app.get('/a', cache.route({ namespace: 'w' }), (_req, res) => {
+    res.json({ a: 1 });
+  });
+  app.get('/b', cache.route({ namespace: 'w' }), (_req, res) => {
+    res.json({ b: 2 });
+  });
   return { cache, app };
 }
 
@@ -44,7 +54,12 @@ describe('warmup with the store unreachable', function () {
       const report = await cache.warmup(app, ['/a', '/b']);
       expect(report).to.include({ ok: 0, failed: 2 });
       for (const result of report.results) {
-        expect(result).to.include({ ok: false, status: 200, cache: 'BYPASS', error: 'answered BYPASS: the store was not used, nothing was stored' });
+        expect(result).to.include({
+          ok: false,
+          status: 200,
+          cache: 'BYPASS',
+          error: 'answered BYPASS: the store was not used, nothing was stored',
+        });
       }
       const lines = logger.infos.map(([msg]) => msg);
       expect(lines).to.include.members(['express-cache-aside: warmup failed /a', 'express-cache-aside: warmup failed /b']);
@@ -63,7 +78,8 @@ describe('warmup with the store unreachable', function () {
     try {
       const report = await cache.warmup(app, ['/a', '/b']);
       expect(report).to.include({ ok: 2, failed: 0 });
-      for (const result of report.results) expect(result).to.include({ ok: true, status: 200, cache: 'MISS' }).and.not.have.property('error');
+      for (const result of report.results)
+        expect(result).to.include({ ok: true, status: 200, cache: 'MISS' }).and.not.have.property('error');
     } finally {
       await cache.close();
       await deleteByPrefix(redis, prefix);

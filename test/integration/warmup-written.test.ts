@@ -22,7 +22,9 @@ describe('warmup resolves after its entries are written', function () {
       const h = await f.setup('redis', { ...options, timeoutMs: 1000 });
       const body = 'x'.repeat(size);
       for (const path of ['/a', '/b', '/c']) {
-        h.app.get(path, h.cache.route({ namespace: 'warm', key: path }), (_req, res) => { res.type('text/plain').send(body); });
+        h.app.get(path, h.cache.route({ namespace: 'warm', key: path }), (_req, res) => {
+          res.type('text/plain').send(body);
+        });
       }
       const report = await h.cache.warmup(h.app, ['/a', '/b', '/c']);
       const keys = await entryKeys(h, 'warm');

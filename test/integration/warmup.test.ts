@@ -130,8 +130,11 @@ for (const storeKind of storeKinds) {
       expect(report.ok).to.equal(2);
       for (const call of listen.getCalls()) {
         const [first] = call.args as unknown[];
-        const usesPath = typeof first === 'string' || (typeof first === 'object' && first !== null && 'path' in first && !('port' in first));
-        expect(usesPath, `listen(${JSON.stringify(call.args.filter((a) => typeof a !== 'function'))}) must not bind a TCP port`).to.equal(true);
+        const usesPath =
+          typeof first === 'string' || (typeof first === 'object' && first !== null && 'path' in first && !('port' in first));
+        expect(usesPath, `listen(${JSON.stringify(call.args.filter((a) => typeof a !== 'function'))}) must not bind a TCP port`).to.equal(
+          true,
+        );
       }
       const hit = await h.http().get('/w/x').expect(200);
       expect(hit.headers['x-cache']).to.equal('HIT');

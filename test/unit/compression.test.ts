@@ -15,7 +15,17 @@ const settings = { thresholdBytes: 1024 };
 const text = Buffer.from('{"items":['.concat(Array.from({ length: 200 }, (_, i) => `{"id":${i},"title":"Course ${i}"}`).join(','), ']}'));
 
 function captured(headers: string[], cacheControl?: string): CapturedResponse {
-  return { complete: true, status: 200, headers, setCookie: false, cacheControl, vary: undefined, body: [], bodyLength: 0, tooLarge: false };
+  return {
+    complete: true,
+    status: 200,
+    headers,
+    setCookie: false,
+    cacheControl,
+    vary: undefined,
+    body: [],
+    bodyLength: 0,
+    tooLarge: false,
+  };
 }
 
 /** A real Express request object carrying only the given headers. */
@@ -55,12 +65,23 @@ describe('compression', function () {
 
   describe('compressForStorage', function () {
     it('gzips the body and says so: Content-Encoding, Vary: Accept-Encoding, the gzipped length; other headers kept in order', async function () {
-      const out = await compressForStorage(['Content-Type', 'application/json', 'Content-Length', String(text.length), 'ETag', '"v1"'], text);
+      const out = await compressForStorage(
+        ['Content-Type', 'application/json', 'Content-Length', String(text.length), 'ETag', '"v1"'],
+        text,
+      );
       expect(out).to.not.equal(undefined);
       expect(gunzipSync(out!.body).equals(text), 'inflates to the original').to.equal(true);
       expect(out!.headers).to.deep.equal([
-        'Content-Type', 'application/json', 'ETag', '"v1"',
-        'Vary', 'Accept-Encoding', 'Content-Encoding', 'gzip', 'Content-Length', String(out!.body.length),
+        'Content-Type',
+        'application/json',
+        'ETag',
+        '"v1"',
+        'Vary',
+        'Accept-Encoding',
+        'Content-Encoding',
+        'gzip',
+        'Content-Length',
+        String(out!.body.length),
       ]);
     });
 
@@ -69,7 +90,10 @@ describe('compression', function () {
       expect(headerOf(added!.headers, 'vary')).to.equal('Accept-Language, Accept-Encoding');
       const kept = await compressForStorage(['vary', 'accept-encoding, Cookie'], text);
       expect(headerOf(kept!.headers, 'vary')).to.equal('accept-encoding, Cookie');
-      expect(kept!.headers.filter((h) => h.toLowerCase() === 'vary'), 'one Vary header').to.have.length(1);
+      expect(
+        kept!.headers.filter((h) => h.toLowerCase() === 'vary'),
+        'one Vary header',
+      ).to.have.length(1);
       const blank = await compressForStorage(['Vary', ' '], text);
       expect(headerOf(blank!.headers, 'vary')).to.equal('Accept-Encoding');
     });

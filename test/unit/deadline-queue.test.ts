@@ -33,7 +33,9 @@ describe('deadline-queue', function () {
     const clock = sinon.useFakeTimers();
     const queue = new DeadlineQueue(10);
     let runs = 0;
-    const waiter = queue.add(() => { runs += 1; });
+    const waiter = queue.add(() => {
+      runs += 1;
+    });
     clock.tick(50);
     waiter.expire();
     expect(runs).to.equal(1);

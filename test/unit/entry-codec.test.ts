@@ -2,7 +2,17 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import {
-  decodeValue, encodeResponse, encodeValue, freshUntil, isEnvelope, isResponse, responseBody, responseHeaders, responseStatus, staleUntil, storedAt,
+  decodeValue,
+  encodeResponse,
+  encodeValue,
+  freshUntil,
+  isEnvelope,
+  isResponse,
+  responseBody,
+  responseHeaders,
+  responseStatus,
+  staleUntil,
+  storedAt,
 } from '../../src/entry-codec';
 
 const times = { storedAt: 1_700_000_000_123, freshUntil: 1_700_000_060_123, staleUntil: 1_700_000_090_123 };
@@ -27,7 +37,13 @@ describe('entry codec', function () {
   });
 
   it('round-trips values v8 can clone: Date, Buffer, Map, Set, BigInt, undefined, nesting', function () {
-    const value = { d: new Date(5), b: Buffer.from([1, 2, 3]), m: new Map<unknown, unknown>([['k', new Set([1n, 2n])]]), u: undefined, n: [null, 1.5, 'x'] };
+    const value = {
+      d: new Date(5),
+      b: Buffer.from([1, 2, 3]),
+      m: new Map<unknown, unknown>([['k', new Set([1n, 2n])]]),
+      u: undefined,
+      n: [null, 1.5, 'x'],
+    };
     const buf = encodeValue(value, times);
     expect(isResponse(buf)).to.equal(false);
     const back = decodeValue<typeof value>(buf);

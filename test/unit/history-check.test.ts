@@ -6,10 +6,25 @@
 import { expect } from 'chai';
 import { checkReadYourWrites, type Op, type ReadOp } from '../helpers/history';
 
-const write = (version: number, invokedAt: number, completedAt: number, ok = true): Op =>
-  ({ kind: 'write', item: 1, version, instance: 0, invokedAt, completedAt, ok });
-const read = (seen: number, invokedAt: number, completedAt: number): ReadOp =>
-  ({ kind: 'read', path: '/courses/1', instance: 1, invokedAt, completedAt, status: 200, cache: 'HIT', observed: new Map([[1, seen]]) });
+const write = (version: number, invokedAt: number, completedAt: number, ok = true): Op => ({
+  kind: 'write',
+  item: 1,
+  version,
+  instance: 0,
+  invokedAt,
+  completedAt,
+  ok,
+});
+const read = (seen: number, invokedAt: number, completedAt: number): ReadOp => ({
+  kind: 'read',
+  path: '/courses/1',
+  instance: 1,
+  invokedAt,
+  completedAt,
+  status: 200,
+  cache: 'HIT',
+  observed: new Map([[1, seen]]),
+});
 
 describe('history check: read-your-writes across instances', function () {
   it('flags a read that began after v2 was acknowledged and saw v1', function () {

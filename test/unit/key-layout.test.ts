@@ -7,7 +7,11 @@ describe('key-layout (test helper)', function () {
   const layout = keyLayout('eca-test-ab12');
 
   it('builds the names src/keys.ts builds for plain namespaces and keys', function () {
-    for (const [namespace, key] of [['pages', 'home'], ['user_1', 'a.b-c'], ['x', '42']] as const) {
+    for (const [namespace, key] of [
+      ['pages', 'home'],
+      ['user_1', 'a.b-c'],
+      ['x', '42'],
+    ] as const) {
       const keys = namespaceKeys('eca-test-ab12', namespace);
       expect(layout.generation(namespace)).to.equal(keys.generation);
       expect(layout.entry(namespace, key)).to.equal(keys.entryPrefix + encodeKey(key));
@@ -23,8 +27,18 @@ describe('key-layout (test helper)', function () {
   });
 
   it('takes keys apart, whatever their encoding, and rejects keys outside the layout', function () {
-    expect(layout.parse('eca-test-ab12:{pages}:e:home')).to.deep.equal({ namespace: 'pages', part: 'e', key: 'home', generationKey: 'eca-test-ab12:{pages}:g' });
-    expect(layout.parse('eca-test-ab12:{user%3A1}:g')).to.deep.equal({ namespace: 'user%3A1', part: 'g', key: '', generationKey: 'eca-test-ab12:{user%3A1}:g' });
+    expect(layout.parse('eca-test-ab12:{pages}:e:home')).to.deep.equal({
+      namespace: 'pages',
+      part: 'e',
+      key: 'home',
+      generationKey: 'eca-test-ab12:{pages}:g',
+    });
+    expect(layout.parse('eca-test-ab12:{user%3A1}:g')).to.deep.equal({
+      namespace: 'user%3A1',
+      part: 'g',
+      key: '',
+      generationKey: 'eca-test-ab12:{user%3A1}:g',
+    });
     expect(layout.parse('eca-test-ab12:{a}:l:%2Fx')?.part).to.equal('l');
     for (const other of ['eca-test-ab12:{a}:x:k', 'other:{a}:g', 'eca-test-ab12:{a}:e:{b}', 'eca-test-ab12:a:g']) {
       expect(layout.parse(other), other).to.equal(undefined);

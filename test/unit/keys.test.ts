@@ -10,13 +10,20 @@ describe('keys', function () {
   });
 
   it('is injective on tricky pairs', function () {
-    const pairs: Array<[string, string]> = [['a:b', 'a%3Ab'], ['%', '%25'], ['\ud800', '\ud801'], ['*', '%2A']];
+    const pairs: Array<[string, string]> = [
+      ['a:b', 'a%3Ab'],
+      ['%', '%25'],
+      ['\ud800', '\ud801'],
+      ['*', '%2A'],
+    ];
     for (const [a, b] of pairs) expect(encodePart(a)).to.not.equal(encodePart(b));
   });
 
   it('puts every key of a namespace under one hash tag', function () {
     const keys = namespaceKeys('shop', 'user:{1}');
-    const tags = [keys.generation, keys.entryPrefix, keys.lockPrefix, keys.refreshPrefix].map((k) => k.slice(k.indexOf('{') + 1, k.indexOf('}')));
+    const tags = [keys.generation, keys.entryPrefix, keys.lockPrefix, keys.refreshPrefix].map((k) =>
+      k.slice(k.indexOf('{') + 1, k.indexOf('}')),
+    );
     expect(new Set(tags).size).to.equal(1);
     expect(tags[0]).to.equal(encodePart('user:{1}'));
   });

@@ -31,26 +31,49 @@ describe('options', function () {
   });
 
   const cacheCases: Array<[string, object]> = [
-    ['ttl', { ttl: 'soon' }], ['ttl', { ttl: 0 }], ['timeoutMs', { timeoutMs: 0 }], ['timeoutMs', { timeoutMs: NaN }],
-    ['prefix', { prefix: '' }], ['prefix', { prefix: 'a{b' }], ['header', { header: 123 }], ['header', { header: 'bad header' }],
-    ['redis', { redis: {} }], ['logger', { logger: { info() {} } }], ['jitter', { jitter: 1 }], ['colour', { colour: 'red' }],
-    ['breaker.failures', { breaker: { failures: 0 } }], ['clearWaitMs', { clearWaitMs: -1 }], ['clearWaitMs', { clearWaitMs: '1s' }],
+    ['ttl', { ttl: 'soon' }],
+    ['ttl', { ttl: 0 }],
+    ['timeoutMs', { timeoutMs: 0 }],
+    ['timeoutMs', { timeoutMs: NaN }],
+    ['prefix', { prefix: '' }],
+    ['prefix', { prefix: 'a{b' }],
+    ['header', { header: 123 }],
+    ['header', { header: 'bad header' }],
+    ['redis', { redis: {} }],
+    ['logger', { logger: { info() {} } }],
+    ['jitter', { jitter: 1 }],
+    ['colour', { colour: 'red' }],
+    ['breaker.failures', { breaker: { failures: 0 } }],
+    ['clearWaitMs', { clearWaitMs: -1 }],
+    ['clearWaitMs', { clearWaitMs: '1s' }],
     ['clearWaitMs', { clearWaitMs: Infinity }],
   ];
   for (const [name, options] of cacheCases) {
     it(`createCache throws a TypeError naming "${name}" for ${JSON.stringify(options)}`, function () {
-      expect(() => parseCacheOptions(options as never)).to.throw(CacheOptionError).that.is.instanceOf(TypeError).with.property('option', name);
+      expect(() => parseCacheOptions(options as never))
+        .to.throw(CacheOptionError)
+        .that.is.instanceOf(TypeError)
+        .with.property('option', name);
     });
   }
 
   const routeCases: Array<[string, object]> = [
-    ['namespace', {}], ['namespace', { namespace: '' }], ['key', { namespace: 'n', key: 42 }], ['statuses', { namespace: 'n', statuses: ['200'] }],
-    ['maxBodyBytes', { namespace: 'n', maxBodyBytes: -1 }], ['staleTtl', { namespace: 'n', staleTtl: 'later' }], ['vary', { namespace: 'n', vary: ['bad header'] }],
-    ['shared', { namespace: 'n', shared: 'yes' }], ['nmespace', { nmespace: 'n' }],
+    ['namespace', {}],
+    ['namespace', { namespace: '' }],
+    ['key', { namespace: 'n', key: 42 }],
+    ['statuses', { namespace: 'n', statuses: ['200'] }],
+    ['maxBodyBytes', { namespace: 'n', maxBodyBytes: -1 }],
+    ['staleTtl', { namespace: 'n', staleTtl: 'later' }],
+    ['vary', { namespace: 'n', vary: ['bad header'] }],
+    ['shared', { namespace: 'n', shared: 'yes' }],
+    ['nmespace', { nmespace: 'n' }],
   ];
   for (const [name, options] of routeCases) {
     it(`route throws a TypeError naming "${name}" for ${JSON.stringify(options)}`, function () {
-      expect(() => parseRouteOptions(options as never)).to.throw(CacheOptionError).that.is.instanceOf(TypeError).with.property('option', name);
+      expect(() => parseRouteOptions(options as never))
+        .to.throw(CacheOptionError)
+        .that.is.instanceOf(TypeError)
+        .with.property('option', name);
     });
   }
 

@@ -27,11 +27,23 @@ function fakeRequest(options: FakeRequest): Request {
   const host = 'host' in options ? options.host : 'localhost';
   const all: Record<string, string> = { ...headers };
   if (host !== undefined) all.host = host;
-  return { originalUrl: url, url, headers: all, query, app: { get: (name: string) => (name === 'trust proxy' ? trustProxy : undefined) } } as unknown as Request;
+  return {
+    originalUrl: url,
+    url,
+    headers: all,
+    query,
+    app: { get: (name: string) => (name === 'trust proxy' ? trustProxy : undefined) },
+  } as unknown as Request;
 }
 
 /** The entry key for a key-function value, a Host, request headers and the route's vary names. */
-function keyOf(key: string, host: string | undefined, varied: Record<string, string>, vary: string[] = ['x-a', 'x-b'], hosts?: string[]): string {
+function keyOf(
+  key: string,
+  host: string | undefined,
+  varied: Record<string, string>,
+  vary: string[] = ['x-a', 'x-b'],
+  hosts?: string[],
+): string {
   const settings = parseRouteOptions({ namespace: 'n', key: () => key, ...(vary.length > 0 ? { vary } : {}) });
   return entryKey(fakeRequest({ host, headers: varied }), settings, hosts);
 }
@@ -40,10 +52,17 @@ function keyOf(key: string, host: string | undefined, varied: Record<string, str
 const tricky = fc.string({ unit: fc.constantFrom('\0', 'v', 'h', 'a', '=', ':', ',', ' ', 'é'), maxLength: 12 });
 const keyText = fc.string({ unit: fc.constantFrom('\0', 'v', 'h', 'a', '=', ':', ',', ' ', 'é'), minLength: 1, maxLength: 12 });
 const varied = fc.record({ 'x-a': tricky, 'x-b': tricky }, { requiredKeys: [] });
-const hostArb = fc.option(fc.constantFrom('localhost', 'shop.example', 'shop.example:8080', 'evil.example', 'a\0hb', 'h\0\0v'), { nil: undefined });
+const hostArb = fc.option(fc.constantFrom('localhost', 'shop.example', 'shop.example:8080', 'evil.example', 'a\0hb', 'h\0\0v'), {
+  nil: undefined,
+});
 const varyArb = fc.constantFrom<string[]>([], ['x-a'], ['x-a', 'x-b']);
 
-interface Identity { key: string; host: string | undefined; varied: Record<string, string>; vary: string[] }
+interface Identity {
+  key: string;
+  host: string | undefined;
+  varied: Record<string, string>;
+  vary: string[];
+}
 const identity = fc.record({ key: keyText, host: hostArb, varied, vary: varyArb });
 
 /** What a handler can tell apart: the key, the Host (loopback names are one), the values of the varied headers. */
@@ -58,24 +77,32 @@ const at = (i: Identity): string => keyOf(i.key, i.host, i.varied, i.vary);
 describe('request-key', function () {
   it('maps distinct (key, host, varied headers) to distinct entry keys and Redis keys (fast-check, near misses)', function () {
     // The second identity is the first with one part changed, or built from the first one's entry key: near misses, not random pairs.
-    const pair = identity.chain((a) => fc.tuple(fc.constant<Identity>(a), fc.oneof<fc.Arbitrary<Identity>[]>(
-      identity,
-      keyText.map((key) => ({ ...a, key })),
-      hostArb.map((host) => ({ ...a, host })),
-      varied.map((v) => ({ ...a, varied: v })),
-      varyArb.map((vary) => ({ ...a, vary })),
-      fc.constant<Identity>({ key: at(a), host: 'localhost', varied: {}, vary: [] }),
-      fc.constant<Identity>({ ...a, key: at(a) }),
-    )));
-    fc.assert(fc.property(pair, ([a, b]) => {
-      const ka = at(a);
-      const kb = at(b);
-      if (sameIdentity(a, b)) return ka === kb;
-      return ka !== kb && encodeKey(ka) !== encodeKey(kb);
-    }), { numRuns: 5000 });
+    const pair = identity.chain((a) =>
+      fc.tuple(
+        fc.constant<Identity>(a),
+        fc.oneof<fc.Arbitrary<Identity>[]>(
+          identity,
+          keyText.map((key) => ({ ...a, key })),
+          hostArb.map((host) => ({ ...a, host })),
+          varied.map((v) => ({ ...a, varied: v })),
+          varyArb.map((vary) => ({ ...a, vary })),
+          fc.constant<Identity>({ key: at(a), host: 'localhost', varied: {}, vary: [] }),
+          fc.constant<Identity>({ ...a, key: at(a) }),
+        ),
+      ),
+    );
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        const ka = at(a);
+        const kb = at(b);
+        if (sameIdentity(a, b)) return ka === kb;
+        return ka !== kb && encodeKey(ka) !== encodeKey(kb);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
-  it('a key function returning another request\'s whole entry key (NULs included) gets another entry', function () {
+  it("a key function returning another request's whole entry key (NULs included) gets another entry", function () {
     // The concrete collision of before: key 'a' with a varied header, and a key function spelling out its NUL, 'v' and digest.
     const withVary = keyOf('a', 'localhost', { 'x-a': '1' }, ['x-a']);
     expect(keyOf(withVary, 'localhost', {}, [])).to.not.equal(withVary);
@@ -88,7 +115,8 @@ describe('request-key', function () {
   });
 
   it('leaves the primary host unmarked: loopback names without `hosts`, the first of `hosts` with them', function () {
-    for (const h of ['localhost', 'localhost:3000', '127.0.0.1:41234', '[::1]:80']) expect(hostMark(fakeRequest({ host: h }), undefined)).to.equal(undefined);
+    for (const h of ['localhost', 'localhost:3000', '127.0.0.1:41234', '[::1]:80'])
+      expect(hostMark(fakeRequest({ host: h }), undefined)).to.equal(undefined);
     expect(hostMark(fakeRequest({ host: 'Shop.Example' }), undefined)).to.equal('shop.example');
     expect(hostMark(fakeRequest({ host: 'shop.example' }), ['shop.example', 'www.shop.example'])).to.equal(undefined);
     expect(hostMark(fakeRequest({ host: 'www.shop.example' }), ['shop.example', 'www.shop.example'])).to.equal('www.shop.example');
@@ -122,11 +150,16 @@ describe('request-key', function () {
   it('bypasses requests with Authorization (unless shared or varied) and, with `hosts`, requests for other hosts', function () {
     const settings = parseRouteOptions({ namespace: 'n' });
     expect(requestBypassReason(fakeRequest({ headers: { authorization: 'Bearer x' } }), settings)).to.equal('authorization');
-    expect(requestBypassReason(fakeRequest({ headers: { authorization: 'Bearer x' } }), parseRouteOptions({ namespace: 'n', shared: true }))).to.equal(undefined);
+    expect(
+      requestBypassReason(fakeRequest({ headers: { authorization: 'Bearer x' } }), parseRouteOptions({ namespace: 'n', shared: true })),
+    ).to.equal(undefined);
     expect(requestBypassReason(fakeRequest({ host: 'evil.example' }), settings, ['shop.example'])).to.equal('host');
     expect(requestBypassReason(fakeRequest({ host: 'SHOP.example' }), settings, ['shop.example'])).to.equal(undefined);
     const forwarded = { host: 'internal:3000', headers: { 'x-forwarded-host': 'shop.example, evil.example' } };
     expect(requestBypassReason(fakeRequest({ ...forwarded, trustProxy: true }), settings, ['shop.example'])).to.equal(undefined);
-    expect(requestBypassReason(fakeRequest(forwarded), settings, ['shop.example']), 'X-Forwarded-Host counts only behind trust proxy').to.equal('host');
+    expect(
+      requestBypassReason(fakeRequest(forwarded), settings, ['shop.example']),
+      'X-Forwarded-Host counts only behind trust proxy',
+    ).to.equal('host');
   });
 });

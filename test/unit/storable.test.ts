@@ -10,8 +10,16 @@ import { whyNotStored } from '../../src/storable';
 
 function captured(overrides: Partial<CapturedResponse> = {}): CapturedResponse {
   return {
-    complete: true, status: 200, headers: ['Content-Type', 'application/json'], setCookie: false, cacheControl: undefined, vary: undefined,
-    body: [Buffer.from('{"ok":true}')], bodyLength: 11, tooLarge: false, ...overrides,
+    complete: true,
+    status: 200,
+    headers: ['Content-Type', 'application/json'],
+    setCookie: false,
+    cacheControl: undefined,
+    vary: undefined,
+    body: [Buffer.from('{"ok":true}')],
+    bodyLength: 11,
+    tooLarge: false,
+    ...overrides,
   };
 }
 
@@ -53,9 +61,17 @@ describe('storable', function () {
 
   it('refuses a response reflecting a risky request header it is not keyed by, in any of its escaped forms', function () {
     const origin = 'https://evil.example/<x>';
-    expect(whyNotStored(req({ origin }), captured({ body: [Buffer.from(JSON.stringify({ o: origin }))] }), settings)).to.equal('reflects:origin');
-    expect(whyNotStored(req({ origin }), captured({ body: [Buffer.from('https://evil.example/&lt;x&gt;')] }), settings)).to.equal('reflects:origin');
-    expect(whyNotStored(req({ origin }), captured({ headers: ['Link', `<${encodeURIComponent(origin)}>`] }), settings)).to.equal('reflects:origin');
-    expect(whyNotStored(req({ origin: 'short' }), captured({ body: [Buffer.from('short')] }), settings), 'too short to tell').to.equal(undefined);
+    expect(whyNotStored(req({ origin }), captured({ body: [Buffer.from(JSON.stringify({ o: origin }))] }), settings)).to.equal(
+      'reflects:origin',
+    );
+    expect(whyNotStored(req({ origin }), captured({ body: [Buffer.from('https://evil.example/&lt;x&gt;')] }), settings)).to.equal(
+      'reflects:origin',
+    );
+    expect(whyNotStored(req({ origin }), captured({ headers: ['Link', `<${encodeURIComponent(origin)}>`] }), settings)).to.equal(
+      'reflects:origin',
+    );
+    expect(whyNotStored(req({ origin: 'short' }), captured({ body: [Buffer.from('short')] }), settings), 'too short to tell').to.equal(
+      undefined,
+    );
   });
 });

@@ -35,7 +35,7 @@ function requireToken(adminToken: string): RequestHandler {
       res.set('WWW-Authenticate', 'Bearer');
       throw new HttpError(401, 'admin token required');
     }
-    if (!tokenMatches(match[1]!, adminToken)) throw new HttpError(403, 'wrong admin token');
+    if (!tokenMatches(match[1] ?? '', adminToken)) throw new HttpError(403, 'wrong admin token');
     next();
   };
 }
@@ -67,7 +67,7 @@ function cellValue(rule: FieldRule, cell: string): unknown {
 }
 
 /** The CSV body as checked course rows, or a 400 naming the line and the field. */
-function importedRows(body: unknown): { columns: string[]; rows: Record<string, unknown>[] } {
+function importedRows(body: unknown): { columns: string[]; types: string; rows: Record<string, unknown>[] } {
   if (typeof body !== 'string' || body.trim() === '') throw new ValidationError('body', 'must be CSV text (Content-Type: text/csv)');
   let parsed: ReturnType<typeof csvRecords>;
   try {
@@ -76,9 +76,12 @@ function importedRows(body: unknown): { columns: string[]; rows: Record<string, 
     throw new ValidationError('body', `is not valid CSV: ${(error as Error).message}`);
   }
   const { columns, records } = parsed;
+  const fields: Array<{ column: string; rule: FieldRule; type: string }> = [];
   for (const column of columns) {
     const rule = courses.fields[column];
-    if (rule === undefined || sqlType(rule) === undefined) throw new ValidationError(column, 'is not an importable column');
+    const type = rule === undefined ? undefined : sqlType(rule);
+    if (rule === undefined || type === undefined) throw new ValidationError(column, 'is not an importable column');
+    fields.push({ column, rule, type });
   }
   if (records.length === 0) throw new ValidationError('body', 'has no rows after the header');
   if (records.length > maxImportRows) throw new ValidationError('body', `has more than ${maxImportRows} rows`);
@@ -87,7 +90,7 @@ function importedRows(body: unknown): { columns: string[]; rows: Record<string, 
     const line = index + 2;
     try {
       const values = validateBody(
-        Object.fromEntries(columns.map((column) => [column, cellValue(courses.fields[column]!, record[column]!)])),
+        Object.fromEntries(fields.map(({ column, rule }) => [column, cellValue(rule, record[column] ?? '')])),
         courses.fields,
         'create',
       );
@@ -100,7 +103,7 @@ function importedRows(body: unknown): { columns: string[]; rows: Record<string, 
       throw error;
     }
   });
-  return { columns, rows };
+  return { columns, types: fields.map(({ column, type }) => `${column} ${type}`).join(', '), rows };
 }
 
 /** Router to mount at `/admin`; `adminToken` is the only credential it accepts. */
@@ -113,8 +116,7 @@ export function adminRouter(db: Db, cache: ShopCache, strategy: InvalidationStra
     express.text({ type: ['text/csv', 'text/plain'], limit: '5mb' }),
     cache.invalidate(invalidateOptions(invalidationMap['POST /admin/courses/import'], strategy)),
     async (req, res) => {
-      const { columns, rows } = importedRows(req.body);
-      const types = columns.map((column) => `${column} ${sqlType(courses.fields[column]!)}`).join(', ');
+      const { columns, types, rows } = importedRows(req.body);
       const updates = columns.filter((column) => column !== 'slug').map((column) => `${column} = EXCLUDED.${column}`);
       // One statement for the whole file; a soft-deleted course keeps its slug and is skipped, not revived.
       const { rows: written } = await db.query<{ id: number; inserted: boolean }>(
@@ -128,10 +130,9 @@ export function adminRouter(db: Db, cache: ShopCache, strategy: InvalidationStra
       const updatedIds = written.filter((row) => !row.inserted).map((row) => row.id);
       res.locals.updatedIds = updatedIds;
       if (strategy === 'namespaces' && updatedIds.length > 0) {
-        const holders = await db.query<{ user_id: number }>(
-          'SELECT DISTINCT user_id FROM enrollments WHERE course_id = ANY($1::int[])',
-          [updatedIds],
-        );
+        const holders = await db.query<{ user_id: number }>('SELECT DISTINCT user_id FROM enrollments WHERE course_id = ANY($1::int[])', [
+          updatedIds,
+        ]);
         res.locals.usersTouched = holders.rows.map((row) => row.user_id);
       }
       const inserted = written.length - updatedIds.length;

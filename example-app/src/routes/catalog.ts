@@ -77,9 +77,7 @@ export function catalogRouter(
   });
 
   router.get('/published', cached('list:published', [tag.published(spec)]), async (_req, res) => {
-    const { rows } = await db.query(
-      `SELECT ${spec.listColumns} FROM ${name} WHERE deleted_at IS NULL AND is_published ORDER BY id`,
-    );
+    const { rows } = await db.query(`SELECT ${spec.listColumns} FROM ${name} WHERE deleted_at IS NULL AND is_published ORDER BY id`);
     res.json(rows);
   });
 
@@ -94,27 +92,41 @@ export function catalogRouter(
   for (const read of extraReads) {
     const guards = read.check ? [checked(read.check)] : [];
     const tags = read.tags;
-    router.get(read.path, ...guards, cached(read.key, typeof tags === 'function' ? (req) => tags(req) : tags, read.ttlSeconds), read.handler);
+    router.get(
+      read.path,
+      ...guards,
+      cached(read.key, typeof tags === 'function' ? (req) => tags(req) : tags, read.ttlSeconds),
+      read.handler,
+    );
   }
 
   // Tagged with the id it found, so an edit of that id clears it like the detail by id.
-  router.get('/slug/:slug', checked((req) => parseSlug(req)), cached((req) => `slug:${req.params.slug}`, entryTags), async (req, res) => {
-    const { rows } = await db.query<{ id: number }>(
-      `SELECT ${spec.detailColumns} FROM ${name} WHERE slug = $1 AND deleted_at IS NULL`,
-      [parseSlug(req)],
-    );
-    const row = rows[0];
-    if (row === undefined) throw new HttpError(404, `${singular} not found`);
-    res.locals.entryTags = [tag.item(spec, row.id)];
-    res.json(row);
-  });
+  router.get(
+    '/slug/:slug',
+    checked((req) => parseSlug(req)),
+    cached((req) => `slug:${req.params.slug}`, entryTags),
+    async (req, res) => {
+      const { rows } = await db.query<{ id: number }>(`SELECT ${spec.detailColumns} FROM ${name} WHERE slug = $1 AND deleted_at IS NULL`, [
+        parseSlug(req),
+      ]);
+      const row = rows[0];
+      if (row === undefined) throw new HttpError(404, `${singular} not found`);
+      res.locals.entryTags = [tag.item(spec, row.id)];
+      res.json(row);
+    },
+  );
 
   // How many users hold the item (a course's students): a count an enrollment changes, in a namespace of its own.
   const { table: heldTable, column: heldColumn } = spec.heldIn;
   router.get(
     `/:id/${heldTable}/count`,
     checked((req) => parseId(req)),
-    cached((req) => `id:${req.params.id}`, (req) => [tag.holders(spec, parseId(req))], ttlSeconds.counts, holderCountsNamespace(spec)),
+    cached(
+      (req) => `id:${req.params.id}`,
+      (req) => [tag.holders(spec, parseId(req))],
+      ttlSeconds.counts,
+      holderCountsNamespace(spec),
+    ),
     async (req, res) => {
       const { rows } = await db.query(
         `SELECT i.id, (SELECT count(*)::int FROM ${heldTable} h WHERE h.${heldColumn} = i.id) AS ${heldTable}
@@ -126,13 +138,19 @@ export function catalogRouter(
     },
   );
 
-  router.get('/:id', checked((req) => parseId(req)), cached((req) => `id:${req.params.id}`, (req) => [tag.item(spec, parseId(req))]), async (req, res) => {
-    const { rows } = await db.query(`SELECT ${spec.detailColumns} FROM ${name} WHERE id = $1 AND deleted_at IS NULL`, [
-      parseId(req),
-    ]);
-    if (rows.length === 0) throw new HttpError(404, `${singular} not found`);
-    res.json(rows[0]);
-  });
+  router.get(
+    '/:id',
+    checked((req) => parseId(req)),
+    cached(
+      (req) => `id:${req.params.id}`,
+      (req) => [tag.item(spec, parseId(req))],
+    ),
+    async (req, res) => {
+      const { rows } = await db.query(`SELECT ${spec.detailColumns} FROM ${name} WHERE id = $1 AND deleted_at IS NULL`, [parseId(req)]);
+      if (rows.length === 0) throw new HttpError(404, `${singular} not found`);
+      res.json(rows[0]);
+    },
+  );
 
   // Namespace-only strategy: users whose per-user lists show this row, asked in a statement of its own once the
   // edit is committed. (With tags their lists carry the row's summary tag, so no query is needed.)
@@ -161,36 +179,46 @@ export function catalogRouter(
     res.status(201).location(`/${name}/${created.id}`).json(created);
   });
 
-  router.put('/:id', checked((req) => parseId(req)), clears(`PUT /${name}/:id` as const), async (req, res) => {
-    const id = parseId(req);
-    const values = validateBody(bodyObject(req), spec.fields, 'update');
-    const columns = [...values.keys()];
-    const visibleToUsers = columns.some((column) => spec.shownInUserLists.includes(column));
-    const { rows } = await db.query<Record<string, unknown>>(
-      `UPDATE ${name} SET ${columns.map((column, i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
+  router.put(
+    '/:id',
+    checked((req) => parseId(req)),
+    clears(`PUT /${name}/:id` as const),
+    async (req, res) => {
+      const id = parseId(req);
+      const values = validateBody(bodyObject(req), spec.fields, 'update');
+      const columns = [...values.keys()];
+      const visibleToUsers = columns.some((column) => spec.shownInUserLists.includes(column));
+      const { rows } = await db.query<Record<string, unknown>>(
+        `UPDATE ${name} SET ${columns.map((column, i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
         WHERE id = $1 AND deleted_at IS NULL
        RETURNING ${spec.detailColumns}`,
-      [id, ...values.values()],
-    );
-    const updated = rows[0];
-    if (updated === undefined) throw new HttpError(404, `${singular} not found`);
-    change(res, { spec, kind: 'update', id, columns, row: updated });
-    if (strategy === 'namespaces') res.locals.usersTouched = visibleToUsers ? await holdersOf(id) : [];
-    res.json(updated);
-  });
+        [id, ...values.values()],
+      );
+      const updated = rows[0];
+      if (updated === undefined) throw new HttpError(404, `${singular} not found`);
+      change(res, { spec, kind: 'update', id, columns, row: updated });
+      if (strategy === 'namespaces') res.locals.usersTouched = visibleToUsers ? await holdersOf(id) : [];
+      res.json(updated);
+    },
+  );
 
-  router.delete('/:id', checked((req) => parseId(req)), clears(`DELETE /${name}/:id` as const), async (req, res) => {
-    const { rows } = await db.query<{ id: number; deleted_at: Date } & CatalogChange['row']>(
-      `UPDATE ${name} SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+  router.delete(
+    '/:id',
+    checked((req) => parseId(req)),
+    clears(`DELETE /${name}/:id` as const),
+    async (req, res) => {
+      const { rows } = await db.query<{ id: number; deleted_at: Date } & CatalogChange['row']>(
+        `UPDATE ${name} SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
        RETURNING id, deleted_at, ${spec.shownInLists.filter((column) => ['is_published', 'type', 'event_date'].includes(column)).join(', ')}`,
-      [parseId(req)],
-    );
-    const deleted = rows[0];
-    if (deleted === undefined) throw new HttpError(404, `${singular} not found`);
-    change(res, { spec, kind: 'delete', id: deleted.id, columns: [], row: deleted });
-    if (strategy === 'namespaces') res.locals.usersTouched = await holdersOf(deleted.id);
-    res.json({ id: deleted.id, deleted_at: deleted.deleted_at });
-  });
+        [parseId(req)],
+      );
+      const deleted = rows[0];
+      if (deleted === undefined) throw new HttpError(404, `${singular} not found`);
+      change(res, { spec, kind: 'delete', id: deleted.id, columns: [], row: deleted });
+      if (strategy === 'namespaces') res.locals.usersTouched = await holdersOf(deleted.id);
+      res.json({ id: deleted.id, deleted_at: deleted.deleted_at });
+    },
+  );
 
   return router;
 }

@@ -110,10 +110,7 @@ export function usersRouter(db: Db, cache: ShopCache, strategy: InvalidationStra
         );
         if (rows.length === 0) throw new HttpError(404, 'user not found');
         const held = rows.filter((row) => row.id !== null);
-        res.locals.entryTags = [
-          tag.userList(parseId(req), path),
-          ...held.map((row) => tag.summary(holding.catalog, String(row.item_id))),
-        ];
+        res.locals.entryTags = [tag.userList(parseId(req), path), ...held.map((row) => tag.summary(holding.catalog, String(row.item_id)))];
         res.json(held.map((row) => nest(row, singular)));
       },
     );

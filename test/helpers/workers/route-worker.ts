@@ -88,10 +88,12 @@ const levels = ['debug', 'info', 'warn', 'error'] as const;
 /** Silent unless the config asks for a level: warnings would only be noise in the parent's output, the tests read stats instead. */
 function workerLogger(config: WorkerConfig, cacheName: string): Logger {
   const threshold = config.logLevel === undefined ? levels.length : levels.indexOf(config.logLevel);
-  const at = (level: (typeof levels)[number]) => (obj: unknown, msg?: string): void => {
-    if (levels.indexOf(level) < threshold) return;
-    process.stderr.write(`[worker ${config.index} ${cacheName} ${level}] ${msg ?? ''} ${JSON.stringify(obj)}\n`);
-  };
+  const at =
+    (level: (typeof levels)[number]) =>
+    (obj: unknown, msg?: string): void => {
+      if (levels.indexOf(level) < threshold) return;
+      process.stderr.write(`[worker ${config.index} ${cacheName} ${level}] ${msg ?? ''} ${JSON.stringify(obj)}\n`);
+    };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 

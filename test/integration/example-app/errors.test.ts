@@ -45,7 +45,9 @@ describe('example app: bad input and failures (PostgreSQL + Redis)', function ()
       it(`GET ${path}`, async () => {
         const res = await get(shop, path).expect(400).expect('Content-Type', /json/);
         expect(res.body.field).to.equal(field);
-        expect(res.body.error).to.be.a('string').and.match(new RegExp(`^${field} `));
+        expect(res.body.error)
+          .to.be.a('string')
+          .and.match(new RegExp(`^${field} `));
         expect(res.headers['x-cache']).to.equal(undefined);
       });
     }
@@ -72,11 +74,7 @@ describe('example app: bad input and failures (PostgreSQL + Redis)', function ()
     const valid = { title: 'Valid Course', slug: 'valid-course', price: 10, duration_hours: 3, level: 'beginner' };
 
     it('malformed JSON', async () => {
-      const res = await request(shop.app)
-        .post('/courses')
-        .set('Content-Type', 'application/json')
-        .send('{"title": "half')
-        .expect(400);
+      const res = await request(shop.app).post('/courses').set('Content-Type', 'application/json').send('{"title": "half').expect(400);
       expect(res.body).to.deep.equal({ error: 'request body is not valid JSON', field: 'body' });
       expectNoInternals(res.body);
     });
@@ -136,7 +134,10 @@ describe('example app: bad input and failures (PostgreSQL + Redis)', function ()
             expect(res.headers['x-cache'], `${path} attempt ${attempt}`).to.equal('MISS');
           }
         }
-        const created = await request(app).post('/courses').send({ title: 'T', slug: 't', price: 1, duration_hours: 1, level: 'beginner' }).expect(503);
+        const created = await request(app)
+          .post('/courses')
+          .send({ title: 'T', slug: 't', price: 1, duration_hours: 1, level: 'beginner' })
+          .expect(503);
         expectNoInternals(created.body);
         const health = await request(app).get('/health').expect(503);
         expect(health.body).to.deep.include({ status: 'degraded' });

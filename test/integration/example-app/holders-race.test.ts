@@ -74,7 +74,10 @@ describe('example app: edits and enrollments racing on one course row (PostgreSQ
     await lockCourse(courseId);
     let put: Promise<request.Response>;
     try {
-      put = request(shop.app).put(`/courses/${courseId}`).send({ title: `${title} (edited)` }).then((res) => res);
+      put = request(shop.app)
+        .put(`/courses/${courseId}`)
+        .send({ title: `${title} (edited)` })
+        .then((res) => res);
       await waitFor('the PUT to wait on the row lock', someoneWaitsOnALock, 5000);
       await enrollWhileLocked(userId, courseId, title);
     } finally {
@@ -93,7 +96,9 @@ describe('example app: edits and enrollments racing on one course row (PostgreSQ
     await lockCourse(courseId);
     let removal: Promise<request.Response>;
     try {
-      removal = request(shop.app).delete(`/courses/${courseId}`).then((res) => res);
+      removal = request(shop.app)
+        .delete(`/courses/${courseId}`)
+        .then((res) => res);
       await waitFor('the DELETE to wait on the row lock', someoneWaitsOnALock, 5000);
       await enrollWhileLocked(userId, courseId, title);
     } finally {

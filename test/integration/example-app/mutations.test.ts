@@ -146,7 +146,14 @@ describe('example app: mutations and invalidation (PostgreSQL + Redis)', functio
         const holders = await userIds(`SELECT user_id FROM ${table} WHERE ${column} = $1 ORDER BY user_id LIMIT 3`, [itemId]);
         const stranger = await outsider(table, column, itemId);
         const holderLists = holders.map((id) => `/users/${id}/${list}`);
-        await prime([`/${name}/${itemId}`, `/${name}`, `/${name}/count`, ...holderLists, `/users/${stranger}/${list}`, ...otherCatalogs[name]]);
+        await prime([
+          `/${name}/${itemId}`,
+          `/${name}`,
+          `/${name}/count`,
+          ...holderLists,
+          `/users/${stranger}/${list}`,
+          ...otherCatalogs[name],
+        ]);
 
         const deleted = await request(shop.app).delete(`/${name}/${itemId}`).expect(200);
         expect(deleted.body.id).to.equal(itemId);
@@ -175,7 +182,15 @@ describe('example app: mutations and invalidation (PostgreSQL + Redis)', functio
   describe('per-user mutations', () => {
     const userId = 77;
     const neighbour = 78;
-    const unaffected = ['/courses', '/courses/count', '/products', '/events/upcoming', `/users/${neighbour}/enrollments`, `/users/${neighbour}/purchases`, `/users/${neighbour}/bookings`];
+    const unaffected = [
+      '/courses',
+      '/courses/count',
+      '/products',
+      '/events/upcoming',
+      `/users/${neighbour}/enrollments`,
+      `/users/${neighbour}/purchases`,
+      `/users/${neighbour}/bookings`,
+    ];
 
     async function available(catalog: string, table: string, column: string, extra = ''): Promise<number> {
       const { rows } = await shop.db.query<{ id: number }>(
@@ -244,7 +259,10 @@ describe('example app: mutations and invalidation (PostgreSQL + Redis)', functio
     await prime(['/courses', '/courses/count', '/courses/5']);
     await request(shop.app).put('/courses/5').send({ level: 'expert' }).expect(400);
     await request(shop.app).put('/courses/999999').send({ title: 'Nobody' }).expect(404);
-    await request(shop.app).post('/courses').send({ ...newRow.courses, slug: 'modern-postgresql-1' }).expect(409);
+    await request(shop.app)
+      .post('/courses')
+      .send({ ...newRow.courses, slug: 'modern-postgresql-1' })
+      .expect(409);
     await request(shop.app).delete('/courses/abc').expect(400);
     await expectCache(['/courses', '/courses/count', '/courses/5'], 'HIT');
   });

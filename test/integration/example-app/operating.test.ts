@@ -18,7 +18,9 @@ import { parseExposition, type Sample } from '../../helpers/prometheus';
 
 /** Counter values by family for one outcome. */
 function byFamily(samples: Sample[], outcome: string): Record<string, number> {
-  return Object.fromEntries(samples.filter((s) => s.name === `express_cache_aside_${outcome}_total`).map((s) => [s.labels.family, s.value]));
+  return Object.fromEntries(
+    samples.filter((s) => s.name === `express_cache_aside_${outcome}_total`).map((s) => [s.labels.family, s.value]),
+  );
 }
 
 /** A pino destination that keeps each JSON line parsed. */
@@ -60,13 +62,18 @@ describe('example app: operating it (PostgreSQL + Redis)', function () {
     expect(hits).to.include({ courses: 2, products: 2, events: 2, user: 5 });
     expect(misses).to.include({ user: 30 });
     const families = Object.keys(misses);
-    expect(families.filter((family) => family.startsWith('user')), '30 users, one family').to.deep.equal(['user']);
+    expect(
+      families.filter((family) => family.startsWith('user')),
+      '30 users, one family',
+    ).to.deep.equal(['user']);
 
     const stats = (await get(shop, '/stats').expect(200)).body.cache as Record<string, number>;
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
     expect(sum(hits)).to.equal(stats.hits);
     expect(sum(misses)).to.equal(stats.misses);
-    expect(samples.some((s) => s.name === 'express_cache_aside_store_duration_seconds_count' && s.labels.operation === 'lookup')).to.equal(true);
+    expect(samples.some((s) => s.name === 'express_cache_aside_store_duration_seconds_count' && s.labels.operation === 'lookup')).to.equal(
+      true,
+    );
   });
 
   describe('the server loggers (pino)', () => {
@@ -84,7 +91,13 @@ describe('example app: operating it (PostgreSQL + Redis)', function () {
       const { stream, lines, raw } = jsonLines();
       const loggers = createServerLoggers({ level, destination: stream });
       const prefix = `${shop.prefix}-${level}`;
-      const other = await startShop({ databaseUrl: shop.database.url, redisUrl: sharedRedisUrl, prefix, logger: loggers.shop, cacheLogger: loggers.cache });
+      const other = await startShop({
+        databaseUrl: shop.database.url,
+        redisUrl: sharedRedisUrl,
+        prefix,
+        logger: loggers.shop,
+        cacheLogger: loggers.cache,
+      });
       started.push({ shop: other, prefix });
       return { app: other.app, lines, raw };
     }
@@ -97,12 +110,17 @@ describe('example app: operating it (PostgreSQL + Redis)', function () {
       const summary = lines.filter((line) => line.msg === 'express-cache-aside: warmup done');
       expect(summary).to.have.length(1);
       expect(summary[0]).to.include({ ok: warmupTargets.length, failed: 0 });
-      expect(lines.indexOf(summary[0]!), 'the summary comes last').to.be.greaterThan(Math.max(...perTarget.map((line) => lines.indexOf(line))));
+      expect(lines.indexOf(summary[0]!), 'the summary comes last').to.be.greaterThan(
+        Math.max(...perTarget.map((line) => lines.indexOf(line))),
+      );
 
       const before = lines.length;
       await request(app).get('/courses/published').expect(200);
       await request(app).get('/courses').expect(200);
-      expect(lines.slice(before).filter((line) => line.level === 20), 'debug lines').to.deep.equal([]);
+      expect(
+        lines.slice(before).filter((line) => line.level === 20),
+        'debug lines',
+      ).to.deep.equal([]);
     });
 
     it('at debug: each cache decision is a line with namespace and key, never a cookie or authorization value', async () => {

@@ -50,7 +50,10 @@ describe('example app: embedded default (PGlite + in-memory cache)', function ()
 
     await waitFor(/"msg":"listening on http:\/\/localhost:\d+"/, 100_000);
     // Every stdout line is one pino JSON object.
-    const logs = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logs = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logs[0]).to.include({ app: 'shop', level: 30 });
     expect(logs[0]!.msg).to.match(/^database: PGlite/);
     expect(logs[1]!.msg).to.match(/^cache store: in-memory/);
@@ -58,7 +61,10 @@ describe('example app: embedded default (PGlite + in-memory cache)', function ()
     expect(warmed, 'one line per warmup target').to.have.length(6);
     for (const line of warmed) expect(line).to.include({ component: 'cache', ok: true, status: 200, cache: 'MISS' });
     expect(logs.find((log) => log.msg === 'express-cache-aside: warmup done')).to.include({ component: 'cache', ok: 6, failed: 0 });
-    expect(logs.filter((log) => log.level === 20), 'debug lines at LOG_LEVEL=info').to.deep.equal([]);
+    expect(
+      logs.filter((log) => log.level === 20),
+      'debug lines at LOG_LEVEL=info',
+    ).to.deep.equal([]);
 
     const base = `http://127.0.0.1:${port}`;
     const first = await fetch(`${base}/courses`);
@@ -94,9 +100,7 @@ describe('example app: embedded default (PGlite + in-memory cache)', function ()
     expect(edit.status).to.equal(200);
     const fresh = await fetch(`${base}/courses`);
     expect(fresh.headers.get('x-cache')).to.equal('MISS');
-    expect(((await fresh.json()) as Array<{ id: number; title: string }>).find((c) => c.id === 1)?.title).to.equal(
-      'Renamed on PGlite',
-    );
+    expect(((await fresh.json()) as Array<{ id: number; title: string }>).find((c) => c.id === 1)?.title).to.equal('Renamed on PGlite');
 
     const running = child;
     const exited = new Promise<number | null>((resolve) => running.once('exit', (code) => resolve(code)));

@@ -52,9 +52,7 @@ describe('example app: read routes (PostgreSQL + Redis)', function () {
       const publishedWarmed = name !== 'events';
       it(`lists published rows${publishedWarmed ? ' (warmed: the first read is a HIT)' : ''}`, async () => {
         const body = (await readTwice(`/${name}/published`, publishedWarmed ? 'HIT' : 'MISS')) as Array<Record<string, unknown>>;
-        expect(body).to.have.length(
-          await count(`SELECT count(*)::int AS n FROM ${name} WHERE deleted_at IS NULL AND is_published`),
-        );
+        expect(body).to.have.length(await count(`SELECT count(*)::int AS n FROM ${name} WHERE deleted_at IS NULL AND is_published`));
         expect(body.every((row) => row.is_published === true)).to.equal(true);
       });
 
@@ -93,10 +91,7 @@ describe('example app: read routes (PostgreSQL + Redis)', function () {
     for (const type of ['pdf', 'video', 'audio', 'ebook', 'bundle']) {
       const body = (await readTwice(`/products/type/${type}`)) as Array<Record<string, unknown>>;
       expect(body).to.have.length(
-        await count(
-          'SELECT count(*)::int AS n FROM products WHERE type = $1 AND is_published AND deleted_at IS NULL',
-          [type],
-        ),
+        await count('SELECT count(*)::int AS n FROM products WHERE type = $1 AND is_published AND deleted_at IS NULL', [type]),
       );
       expect(body.length).to.be.greaterThan(0);
       expect(body.every((row) => row.type === type && row.is_published === true)).to.equal(true);

@@ -48,7 +48,9 @@ describe('example app: Redis down (PostgreSQL + a Redis URL nobody answers)', fu
     expect(shop.warmup).to.include({ ok: 0, failed: warmupTargets.length });
     const failedLines = log.lines.filter((line) => line.startsWith('info: express-cache-aside: warmup failed '));
     expect(failedLines).to.have.length(warmupTargets.length);
-    expect(log.lines.find((line) => line.startsWith('info: express-cache-aside: warmup done'))).to.include('"ok":0').and.include(`"failed":${warmupTargets.length}`);
+    expect(log.lines.find((line) => line.startsWith('info: express-cache-aside: warmup done')))
+      .to.include('"ok":0')
+      .and.include(`"failed":${warmupTargets.length}`);
   });
 
   it('GET /health answers 200 within 500 ms: database ok, cache { ok: false, mode: bypassing }', async () => {

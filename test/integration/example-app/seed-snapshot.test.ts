@@ -23,7 +23,7 @@ async function contents(db: Db): Promise<Record<string, unknown>> {
     const seq = await db.query(`SELECT last_value::text AS v FROM ${table}_id_seq`);
     out[`${table}_id_seq`] = seq.rows[0];
   }
-  out['schema_migrations'] = (await db.query('SELECT id FROM schema_migrations ORDER BY id')).rows;
+  out.schema_migrations = (await db.query('SELECT id FROM schema_migrations ORDER BY id')).rows;
   return out;
 }
 
@@ -49,7 +49,7 @@ describe('example app: the prebuilt seed snapshot', function () {
       expect(await seedIfEmpty(loaded), 'the snapshot is seeded').to.equal(false);
       const [want, got] = [await contents(fresh), await contents(loaded)];
       expect(got).to.deep.equal(want);
-      expect((want['bookings'] as { n: number }).n).to.equal(10_000);
+      expect((want.bookings as { n: number }).n).to.equal(10_000);
 
       // A snapshot seeded three days before today: its events and bookings are three days early, and moving them fixes it.
       await loaded.exec(`UPDATE events SET event_date = event_date - interval '3 days';

@@ -64,22 +64,33 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`starts from the snapshot logging each step, answers, and on ${signal} finishes the request in flight and exits 0`, async () => {
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), LOG_LEVEL: 'info' };
-      delete env['DATABASE_URL'];
-      delete env['REDIS_URL'];
-      delete env['NODE_OPTIONS'];
+      delete env.DATABASE_URL;
+      delete env.REDIS_URL;
+      delete env.NODE_OPTIONS;
       const started = performance.now();
       // Its own process group, so cleanup after a failure reaches the server too; the signal under test goes to npm alone.
       npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       npm.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
       npm.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
       const base = `http://127.0.0.1:${port}`;
-      await until(async () => (await statusOf(`${base}/courses`)) === 200, FIRST_ANSWER_BOUND_MS, () => `GET /courses 200; output:\n${output}`);
+      await until(
+        async () => (await statusOf(`${base}/courses`)) === 200,
+        FIRST_ANSWER_BOUND_MS,
+        () => `GET /courses 200; output:\n${output}`,
+      );
       const firstAnswerMs = Math.round(performance.now() - started);
       console.log(`      embedded first start: npm start to first 200 on /courses in ${firstAnswerMs} ms`);
 
       // pino writes asynchronously: the log may trail the first answer by a moment.
-      await until(() => output.includes('"msg":"listening on '), 10_000, () => `the listening line; output:\n${output}`);
-      const messages = output.split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+      await until(
+        () => output.includes('"msg":"listening on '),
+        10_000,
+        () => `the listening line; output:\n${output}`,
+      );
+      const messages = output
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => (JSON.parse(line) as { msg: string }).msg);
       const order = [
         /^database: PGlite/,
         /^database: starting PGlite from the prebuilt seed snapshot/,
@@ -102,7 +113,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       // A request in flight: its headers are in (the server said 100 Continue), its body not yet.
       const body = JSON.stringify({ title: `Finished after ${signal}` });
       const inFlight = http.request({
-        host: '127.0.0.1', port, method: 'PUT', path: '/courses/9',
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path: '/courses/9',
         headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), expect: '100-continue' },
       });
       const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -118,7 +132,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
       const exited = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
       npm.kill(signal);
-      await until(() => output.includes(`${signal}: stopping`), 10_000, () => `the server to log "${signal}: stopping"; output:\n${output}`);
+      await until(
+        () => output.includes(`${signal}: stopping`),
+        10_000,
+        () => `the server to log "${signal}: stopping"; output:\n${output}`,
+      );
       expect(await refused(port), 'no new connections once stopping').to.equal(true);
 
       inFlight.end(body);

@@ -41,7 +41,9 @@ describe('example app: startup (PostgreSQL + Redis)', function () {
 
   it('seeds the sizes it promises', async () => {
     const { rows } = await shop.db.query<Record<string, number>>(
-      `SELECT ${Object.keys(seedSizes).map((table) => `(SELECT count(*)::int FROM ${table}) AS ${table}`).join(', ')}`,
+      `SELECT ${Object.keys(seedSizes)
+        .map((table) => `(SELECT count(*)::int FROM ${table}) AS ${table}`)
+        .join(', ')}`,
     );
     expect(rows[0]).to.deep.equal(seedSizes);
     const types = await shop.db.query<{ type: string }>('SELECT DISTINCT type FROM products ORDER BY type');
@@ -99,9 +101,7 @@ describe('example app: startup (PostgreSQL + Redis)', function () {
     const started = performance.now();
     const batch = 20;
     for (let done = 0; done < 1000; done += batch) {
-      await Promise.all(
-        Array.from({ length: batch }, (_, i) => get(shop, paths[(done + i) % paths.length]!).expect(200)),
-      );
+      await Promise.all(Array.from({ length: batch }, (_, i) => get(shop, paths[(done + i) % paths.length]!).expect(200)));
     }
     const sent = shop.db.queryCount - before;
     console.log(`      1,000 catalog reads after warmup sent ${sent} SQL statements (${Math.round(performance.now() - started)} ms)`);

@@ -63,17 +63,30 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
     return rows[0]!.slug;
   }
 
-  it('an edit of course N\'s title clears its detail, slug page, the course lists and its holders\' enrollments; other courses and users stay HIT', async () => {
+  it("an edit of course N's title clears its detail, slug page, the course lists and its holders' enrollments; other courses and users stay HIT", async () => {
     const courseId = 21;
     const slug = await slugOf('courses', courseId);
     const holders = await holdersOf('enrollments', 'course_id', courseId);
     expect(holders).to.have.length(3);
     const stranger = await outsider('enrollments', 'course_id', courseId);
-    const affected = [`/courses/${courseId}`, `/courses/slug/${slug}`, '/courses', '/courses/published', ...holders.map((id) => `/users/${id}/enrollments`)];
+    const affected = [
+      `/courses/${courseId}`,
+      `/courses/slug/${slug}`,
+      '/courses',
+      '/courses/published',
+      ...holders.map((id) => `/users/${id}/enrollments`),
+    ];
     const untouched = [
-      '/courses/22', `/courses/slug/${await slugOf('courses', 22)}`, '/courses/count', `/courses/${courseId}/enrollments/count`,
-      `/users/${stranger}/enrollments`, `/users/${holders[0]}/purchases`, `/users/${holders[0]}/bookings`,
-      '/products', '/products/7', '/events/upcoming',
+      '/courses/22',
+      `/courses/slug/${await slugOf('courses', 22)}`,
+      '/courses/count',
+      `/courses/${courseId}/enrollments/count`,
+      `/users/${stranger}/enrollments`,
+      `/users/${holders[0]}/purchases`,
+      `/users/${holders[0]}/bookings`,
+      '/products',
+      '/products/7',
+      '/events/upcoming',
     ];
     await prime([...affected, ...untouched]);
 
@@ -114,7 +127,9 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
   });
 
   it('a price edit of an unpublished course clears the all-courses list but not the published one', async () => {
-    const { rows } = await shop.db.query<{ id: number }>('SELECT id FROM courses WHERE NOT is_published AND deleted_at IS NULL ORDER BY id LIMIT 1');
+    const { rows } = await shop.db.query<{ id: number }>(
+      'SELECT id FROM courses WHERE NOT is_published AND deleted_at IS NULL ORDER BY id LIMIT 1',
+    );
     const courseId = rows[0]!.id;
     await prime([`/courses/${courseId}`, '/courses', '/courses/published', '/courses/count']);
     await request(shop.app).put(`/courses/${courseId}`).send({ price: 77.5 }).expect(200);
@@ -143,13 +158,21 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
       const [itemId, otherItem] = rows.map((row) => row.id) as [number, number];
       const others = (['enrollments', 'purchases', 'bookings'] as const).filter((list) => list !== table);
       const untouched = [
-        ...others.map((list) => `/users/${userId}/${list}`), `/users/${userId + 1}/${table}`,
-        `/${catalog}/${otherItem}/${table}/count`, `/${catalog}/${itemId}`, `/${catalog}`, `/${catalog}/count`, '/courses/count',
+        ...others.map((list) => `/users/${userId}/${list}`),
+        `/users/${userId + 1}/${table}`,
+        `/${catalog}/${otherItem}/${table}/count`,
+        `/${catalog}/${itemId}`,
+        `/${catalog}`,
+        `/${catalog}/count`,
+        '/courses/count',
       ];
       await prime([`/users/${userId}/${table}`, `/${catalog}/${itemId}/${table}/count`, ...untouched]);
       const before = (await get(shop, `/${catalog}/${itemId}/${table}/count`).expect(200)).body[table] as number;
 
-      await request(shop.app).post(`/users/${userId}/${table}`).send({ [column]: itemId }).expect(201);
+      await request(shop.app)
+        .post(`/users/${userId}/${table}`)
+        .send({ [column]: itemId })
+        .expect(201);
 
       const list = await get(shop, `/users/${userId}/${table}`).expect(200);
       expect(list.headers['x-cache']).to.equal('MISS');
@@ -162,17 +185,31 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
     });
   }
 
-  it('a soft delete clears what the item appeared in: detail, slug page, lists, count, its holder count and its holders\' lists', async () => {
+  it("a soft delete clears what the item appeared in: detail, slug page, lists, count, its holder count and its holders' lists", async () => {
     const productId = 41;
     const slug = await slugOf('products', productId);
-    const { rows } = await shop.db.query<{ type: string; is_published: boolean }>('SELECT type, is_published FROM products WHERE id = $1', [productId]);
+    const { rows } = await shop.db.query<{ type: string; is_published: boolean }>('SELECT type, is_published FROM products WHERE id = $1', [
+      productId,
+    ]);
     expect(rows[0]!.is_published).to.equal(true);
     const typeList = `/products/type/${rows[0]!.type}`;
     const holders = await holdersOf('purchases', 'product_id', productId);
     const stranger = await outsider('purchases', 'product_id', productId);
-    const listsAndCounts = ['/products', '/products/published', typeList, '/products/count', ...holders.map((id) => `/users/${id}/purchases`)];
+    const listsAndCounts = [
+      '/products',
+      '/products/published',
+      typeList,
+      '/products/count',
+      ...holders.map((id) => `/users/${id}/purchases`),
+    ];
     const untouched = ['/products/42', `/users/${stranger}/purchases`, `/users/${holders[0]}/enrollments`, '/courses', '/courses/count'];
-    await prime([`/products/${productId}`, `/products/slug/${slug}`, `/products/${productId}/purchases/count`, ...listsAndCounts, ...untouched]);
+    await prime([
+      `/products/${productId}`,
+      `/products/slug/${slug}`,
+      `/products/${productId}/purchases/count`,
+      ...listsAndCounts,
+      ...untouched,
+    ]);
 
     await request(shop.app).delete(`/products/${productId}`).expect(200);
 
@@ -200,7 +237,11 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
       expect(none.headers['www-authenticate']).to.equal('Bearer');
       await request(shop.app).post('/admin/cache/clear').set('Authorization', `Bearer ${adminToken}x`).expect(403);
       await request(shop.app).post('/admin/cache/clear').set('Authorization', 'Bearer short').expect(403);
-      await request(shop.app).post('/admin/courses/import').set('Content-Type', 'text/csv').send(csv(['A,a-new-one,1,1,beginner,true'])).expect(401);
+      await request(shop.app)
+        .post('/admin/courses/import')
+        .set('Content-Type', 'text/csv')
+        .send(csv(['A,a-new-one,1,1,beginner,true']))
+        .expect(401);
       await expectCache(['/courses', '/courses/5'], 'HIT');
       const { rows } = await shop.db.query('SELECT 1 FROM courses WHERE slug = $1', ['a-new-one']);
       expect(rows).to.have.length(0);
@@ -212,12 +253,24 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
       await request(app).post('/admin/courses/import').set('Authorization', `Bearer ${adminToken}`).expect(404);
     });
 
-    it('POST /admin/courses/import upserts by slug, clears the courses namespace and the updated courses\' lines in users\' lists', async () => {
+    it("POST /admin/courses/import upserts by slug, clears the courses namespace and the updated courses' lines in users' lists", async () => {
       const courseId = 31;
       const slug = await slugOf('courses', courseId);
       const holders = await holdersOf('enrollments', 'course_id', courseId, 2);
-      const courseEntries = ['/courses', '/courses/published', '/courses/count', '/courses/32', `/courses/slug/${await slugOf('courses', 33)}`];
-      const untouched = ['/products', '/products/count', '/events/upcoming', `/users/${holders[0]}/purchases`, `/courses/${courseId}/enrollments/count`];
+      const courseEntries = [
+        '/courses',
+        '/courses/published',
+        '/courses/count',
+        '/courses/32',
+        `/courses/slug/${await slugOf('courses', 33)}`,
+      ];
+      const untouched = [
+        '/products',
+        '/products/count',
+        '/events/upcoming',
+        `/users/${holders[0]}/purchases`,
+        `/courses/${courseId}/enrollments/count`,
+      ];
       await prime([...courseEntries, ...holders.map((id) => `/users/${id}/enrollments`), ...untouched]);
 
       const res = await request(shop.app)
@@ -255,7 +308,14 @@ describe('example app: tags clear exactly what an edit touched (PostgreSQL + Red
     });
 
     it('POST /admin/cache/clear clears everything: every namespace answers MISS with fresh data', async () => {
-      const everything = ['/courses', '/courses/5', '/products/published', '/events/count', '/users/12/enrollments', '/courses/5/enrollments/count'];
+      const everything = [
+        '/courses',
+        '/courses/5',
+        '/products/published',
+        '/events/count',
+        '/users/12/enrollments',
+        '/courses/5/enrollments/count',
+      ];
       await prime(everything);
       // Changed behind the shop's back: only a clear of everything makes the cache see it.
       await shop.db.query('UPDATE courses SET title = $1 WHERE id = 5', ['Changed behind the cache']);
