@@ -117,6 +117,17 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     return { writer, reader, writerClient, readerClient, shop };
   }
 
+  /** PUTs v2 on the writer while its connection comes back 200 ms later; resolves the client's status once it answered. */
+  async function putWhileReconnecting(writer: AppHandle, writerClient: Redis): Promise<string> {
+    const restore = setTimeout(() => proxy.restore(), 200);
+    try {
+      await writer.http().put('/item').send({ title: 'v2' }).expect(200);
+      return writerClient.status;
+    } finally {
+      clearTimeout(restore);
+    }
+  }
+
   async function cutOff(client: Redis): Promise<void> {
     proxy.cut();
     await waitFor('the writer client to see its connection drop', () => client.status !== 'ready', 5000, 5);
@@ -224,13 +235,10 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
     // The reader's fill reads v1 and is held before it writes, as a slow database read would be.
     const { filling, release } = await heldFill(shop, reader);
 
-    const restore = setTimeout(() => proxy.restore(), 200);
     let writerBack: string;
     try {
-      await writer.http().put('/item').send({ title: 'v2' }).expect(200);
-      writerBack = writerClient.status;
+      writerBack = await putWhileReconnecting(writer, writerClient);
     } finally {
-      clearTimeout(restore);
       release.resolve();
     }
     const first = await filling;
@@ -286,13 +294,10 @@ describe('a clear when the store is disconnected: waits for the reconnect, withi
       await writeLeftUnanswered(writer, writerClient, shop);
 
       const scriptsBefore = await scriptCalls(admin);
-      const restore = setTimeout(() => proxy.restore(), 200);
       let writerBack: string;
       try {
-        await writer.http().put('/item').send({ title: 'v2' }).expect(200);
-        writerBack = writerClient.status;
+        writerBack = await putWhileReconnecting(writer, writerClient);
       } finally {
-        clearTimeout(restore);
         proxy.restore();
       }
       await waitFor('the writer client to reconnect', () => writerClient.status === 'ready', 5000, 5);

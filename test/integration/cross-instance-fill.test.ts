@@ -9,26 +9,15 @@
  * the same defect by chance; this one needs no luck.
  */
 import type { AddressInfo } from 'node:net';
-import http from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
 import type Redis from 'ioredis';
 import { createCache, type Cache } from 'express-cache-aside';
 import { deferred, waitFor } from '../helpers/app-factory';
 import { connectShared, deleteByPrefix, randomPrefix } from '../helpers/shared-redis';
+import { plainGet } from '../helpers/http-get';
 
-function get(port: number, path: string): Promise<{ status: number; cache: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, cache: String(res.headers['x-cache']), body }));
-      })
-      .on('error', reject);
-  });
-}
+const get = plainGet;
 
 for (const tier of ['off', 'on'] as const) {
   describe(`a fill begun before another instance's clear is never served after it (in-process tier ${tier})`, function () {

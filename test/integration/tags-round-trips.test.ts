@@ -13,7 +13,7 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import http from 'node:http';
+import type http from 'node:http';
 import { expect } from 'chai';
 import express, { type Express } from 'express';
 import type { Cluster, Redis } from 'ioredis';
@@ -24,24 +24,13 @@ import { readyClient, startRedis, type RedisProcess } from '../helpers/redis-ser
 import { commandCounter } from '../helpers/redis-store-subject';
 import { startSlowProxy, type SlowProxy } from '../helpers/slow-proxy';
 import { randomPrefix } from '../helpers/shared-redis';
+import { plainGet } from '../helpers/http-get';
 
 const REPLY_DELAY_MS = 100;
 /** "Answered promptly" with the store paused: timeoutMs (100) plus a generous margin for a loaded 2-core machine. */
 const BOUND_MS = 600;
 
-function get(port: number, path: string): Promise<{ cache: string; body: string; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ cache: String(res.headers['x-cache']), body, ms: performance.now() - started }));
-      })
-      .on('error', reject);
-  });
-}
+const get = plainGet;
 
 const TAGS: Record<string, string[]> = { t0: [], t1: ['one'], t8: Array.from({ length: 8 }, (_, i) => `tag-${i}`) };
 
