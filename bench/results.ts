@@ -61,7 +61,7 @@ function verdict(met: boolean | null): string {
   return met ? 'met' : '**not met**';
 }
 
-/** The performance targets of issue 13, computed from this run only. */
+/** The performance targets, computed from this run only. */
 export function targets(results: RunResults): Target[] {
   const list: Target[] = [];
   const hits = results.hits;
@@ -171,7 +171,7 @@ export function targets(results: RunResults): Target[] {
       measured: commands ?? NaN,
       perRound: [],
       met: typeof commands === 'number' ? commands <= 2 : null,
-      note: "round trips are the tags branch's (store v2); this column counts commands, one round trip each on this path",
+      note: 'the lookup script alone, then the write script: each command is one round trip on this path',
     });
   }
   if (results.invalidation && !results.invalidation.unavailable) {

@@ -45,6 +45,8 @@ export const HIT_VARIANTS: readonly HitVariant[] = [
     store: 'redis',
     floor: 'redis-floor-pipelined',
   },
+  { name: 'ours-redis-tags-1', label: 'ours on Redis, entries with 1 tag', role: 'ours', store: 'redis' },
+  { name: 'ours-redis-tags-8', label: 'ours on Redis, entries with 8 tags', role: 'ours', store: 'redis' },
   { name: 'ours-l1', label: 'ours, in-process tier', role: 'ours', store: 'redis + in-process', optional: true },
   { name: 'ours-memory', label: 'ours, memory store', role: 'ours', store: 'memory' },
   { name: 'apicache-memory', label: 'apicache (memory)', role: 'peer', store: 'memory' },

@@ -1,4 +1,4 @@
-// Suite "shop": the example shop under a realistic load (issue 12). Three
+// Suite "shop": the example shop under a realistic load. Three
 // instances of example-app on one PostgreSQL database (created from a seeded
 // template for each variant and dropped after) and the shared Redis (a prefix
 // of the run's own), the same seeded request sequence for each variant:
@@ -547,7 +547,7 @@ export function shopMixLine(outcome: ShopOutcome): string {
 
 /** The shop's section of RESULTS.md (also copied into the README's notes). */
 export function shopSection(outcome: ShopOutcome): string[] {
-  const lines = ['## A shop under a realistic load (issue 12)', ''];
+  const lines = ['## A shop under a realistic load', ''];
   if (outcome.unavailable) return [...lines, `Not available: ${outcome.unavailable}`, ''];
   const untouched = shopUntouchedHitRatio(outcome, 'tags');
   const ratio = shopStatementRatio(outcome, 'tags');

@@ -1,0 +1,6 @@
+// Variant "ours-redis-tags-8": ours on Redis with every entry carrying 8 tags, so the hit
+// path with tags (the lookup script validating each tag record, the GET beside it) is measured beside the one without.
+// The same server as ours-redis.ts, told by an environment variable.
+
+process.env.BENCH_TAGS = '8';
+void import('./ours-redis');
