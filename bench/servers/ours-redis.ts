@@ -12,7 +12,10 @@ runServer((context) => {
   const app = express();
   // BENCH_TAGS=n (set by the -tags-1 and -tags-8 variants) gives every entry n tags, one of them its own id.
   const tagCount = Number(process.env.BENCH_TAGS ?? 0);
-  const tags = tagCount > 0 ? (req: { params: { id?: unknown } }) => Array.from({ length: tagCount }, (_, i) => `t${i}:${String(req.params.id)}`) : undefined;
+  const tags =
+    tagCount > 0
+      ? (req: { params: { id?: unknown } }) => Array.from({ length: tagCount }, (_, i) => `t${i}:${String(req.params.id)}`)
+      : undefined;
   app.get('/item/:id', ours.cache.route({ namespace: 'items', key: (req) => String(req.params.id), ttl: '1h', tags }), itemHandler);
   return ours.serve(app);
 });
