@@ -1,7 +1,7 @@
 /**
  * `npm run seed-snapshot`: makes example-app/snapshot/seed.tar.br and seed.json,
  * the embedded shop's prebuilt database: a fresh PGlite, migrated and seeded
- * exactly as a first start would, compacted, its WAL switched to a clean
+ * as a first start would (its events around SNAPSHOT_ANCHOR_DAY), compacted, its WAL switched to a clean
  * segment (recycled segments hold old bytes that compress badly), dumped and
  * brotli-compressed. Run it after changing a migration or the seed; until then
  * the shop sees the fingerprint differ and seeds at startup instead.
@@ -12,7 +12,14 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Db } from '../example-app/src/db';
 import { migrate } from '../example-app/src/migrations';
 import { seedIfEmpty } from '../example-app/src/seed';
-import { manifestFile, snapshotDir, snapshotFile, snapshotFingerprint, type SnapshotManifest } from '../example-app/src/seed-snapshot';
+import {
+  manifestFile,
+  snapshotDir,
+  snapshotFile,
+  SNAPSHOT_ANCHOR_DAY,
+  snapshotFingerprint,
+  type SnapshotManifest,
+} from '../example-app/src/seed-snapshot';
 
 async function main(): Promise<void> {
   const pglite = new PGlite();
@@ -27,10 +34,8 @@ async function main(): Promise<void> {
     close: () => pglite.close(),
   };
   await migrate(db);
-  if (!(await seedIfEmpty(db))) throw new Error('a fresh PGlite was not empty');
-  const { rows } = await pglite.query<{ day: Date }>(`SELECT date_trunc('day', now()) AS day`);
-  const seededDay = rows[0]?.day;
-  if (!seededDay) throw new Error('no seeding day');
+  // Seeded around a fixed day, not the day of the build: the snapshot's bytes are the same whenever it is made.
+  if (!(await seedIfEmpty(db, { anchorDay: SNAPSHOT_ANCHOR_DAY }))) throw new Error('a fresh PGlite was not empty');
   await pglite.query('VACUUM FULL');
   await pglite.query('SET wal_recycle = off');
   for (let i = 0; i < 2; i += 1) {
@@ -45,7 +50,7 @@ async function main(): Promise<void> {
   });
   mkdirSync(snapshotDir, { recursive: true });
   writeFileSync(snapshotFile, compressed);
-  const manifest: SnapshotManifest = { fingerprint: snapshotFingerprint(), seededDay: seededDay.toISOString() };
+  const manifest: SnapshotManifest = { fingerprint: snapshotFingerprint(), seededDay: SNAPSHOT_ANCHOR_DAY.toISOString() };
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`wrote ${snapshotFile} (${compressed.length} bytes, ${tar.length} uncompressed) and ${manifestFile}`);
 }

@@ -4,14 +4,16 @@
  * `npm run seed-snapshot`. Loading it skips PGlite's initdb and the seed, which
  * are most of an embedded first start. It is used only while its fingerprint
  * (the migrations, the seed's source and PGlite's version) matches the code;
- * otherwise the shop migrates and seeds as on a server. Event dates are laid
- * out around the day of seeding, so they are moved to today after loading.
+ * otherwise the shop migrates and seeds as on a server. Its event dates are
+ * laid out around a fixed day (SNAPSHOT_ANCHOR_DAY), so its bytes never depend
+ * on the day it was built, and they are moved to today after loading.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
 import type { Db } from './db';
+import { utcMidnight } from './seed';
 
 /** Where the snapshot and its manifest live. */
 export const snapshotDir = join(__dirname, '..', 'snapshot');
@@ -22,9 +24,12 @@ export const manifestFile = join(snapshotDir, 'seed.json');
 export interface SnapshotManifest {
   /** snapshotFingerprint() when it was made. */
   fingerprint: string;
-  /** `date_trunc('day', now())` of the seeding, ISO 8601: event dates are relative to it. */
+  /** The anchor day of the seeding (UTC midnight, ISO 8601): event dates are relative to it. */
   seededDay: string;
 }
+
+/** The day the snapshot's events are laid out around; loading moves them to the day it runs on. */
+export const SNAPSHOT_ANCHOR_DAY = new Date('2026-01-01T00:00:00.000Z');
 
 /** A hash of everything the snapshot's content depends on: migration files, seed.ts, PGlite's version. */
 export function snapshotFingerprint(): string {
@@ -56,12 +61,15 @@ export function readSnapshot(): { load: () => Blob; manifest: SnapshotManifest }
   return { load: () => new Blob([brotliDecompressSync(readFileSync(snapshotFile))]), manifest };
 }
 
-/** Moves event dates (and the bookings made relative to them) from the snapshot's seeding day to today's. */
-export async function moveEventsToToday(db: Db, seededDay: string): Promise<void> {
-  await db.query(
-    `WITH shift AS (SELECT date_trunc('day', now()) - $1::timestamptz AS by)
-     UPDATE events SET event_date = event_date + (SELECT by FROM shift)`,
-    [seededDay],
-  );
-  await db.query(`UPDATE bookings SET booked_at = booked_at + (date_trunc('day', now()) - $1::timestamptz)`, [seededDay]);
+/**
+ * Moves event dates (and the bookings made relative to them) from the snapshot's
+ * seeding day to `today`'s (default: the real today, UTC), so the shop's upcoming
+ * events are upcoming whenever the snapshot is loaded.
+ */
+export async function moveEventsToToday(db: Db, seededDay: string, today: Date = new Date()): Promise<void> {
+  const shiftMs = utcMidnight(today).getTime() - Date.parse(seededDay);
+  if (shiftMs === 0) return;
+  const by = `${shiftMs / 1000} seconds`;
+  await db.query('UPDATE events SET event_date = event_date + $1::interval', [by]);
+  await db.query('UPDATE bookings SET booked_at = booked_at + $1::interval', [by]);
 }

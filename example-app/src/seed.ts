@@ -2,8 +2,10 @@
  * Deterministic seed data for an empty shop. Every row is computed inside
  * PostgreSQL from generate_series and arithmetic, so the same database comes
  * out on every run and 85,000 rows load in seconds, PGlite included.
- * The one moving part: event dates are laid out around the day of seeding, so
- * a fresh shop always has past and upcoming events.
+ * The one moving part: event dates are laid out around an anchor day (the day
+ * of seeding unless told otherwise), so a fresh shop always has past and
+ * upcoming events. The prebuilt snapshot is seeded around a fixed day and
+ * moved to the day it is loaded on, so it never depends on when it was built.
  */
 import type { Db } from './db';
 
@@ -26,7 +28,7 @@ const topics = `ARRAY['PostgreSQL','Redis','TypeScript','Node.js','Express','Doc
 
 // Within one user the k-th item is (user * a + k * b) mod n + 1, with b chosen so
 // that k * b never repeats mod n: no user holds the same item twice.
-const seedScript = `
+const seedScript = (anchorDay: string): string => `
 SELECT pg_advisory_xact_lock(7355609);
 DO $seed$
 BEGIN
@@ -101,7 +103,7 @@ BEGIN
     'A ' || lower(kind) || ' on ' || topic || ' with talks and open questions.',
     CASE WHEN g % 4 = 0 THEN 0 ELSE 9 + (g * 31) % 290 + 0.99 END,
     'https://cdn.example.test/events/' || g || '.jpg',
-    date_trunc('day', now()) + (g - ${s.events / 2}) * interval '2 days' + interval '18 hours',
+    ${anchorDay} + (g - ${s.events / 2}) * interval '2 days' + interval '18 hours',
     (ARRAY['Berlin, Kulturbrauerei','London, Barbican Centre','Online','Lisbon, LX Factory',
            'Toronto, Metro Convention Centre','Tokyo, Big Sight'])[1 + g % 6],
     60 + (g * 37) % 240,
@@ -152,14 +154,28 @@ SELECT setval(pg_get_serial_sequence('purchases', 'id'), GREATEST((SELECT max(id
 SELECT setval(pg_get_serial_sequence('bookings', 'id'), GREATEST((SELECT max(id) FROM bookings), 1));
 `;
 
+/** Options of `seedIfEmpty`. */
+export interface SeedOptions {
+  /** The day event dates are laid out around (its UTC midnight); default: today. */
+  anchorDay?: Date;
+}
+
 /** Seeds the shop when it holds no catalog and no users; says whether it did. */
-export async function seedIfEmpty(db: Db): Promise<boolean> {
+export async function seedIfEmpty(db: Db, options: SeedOptions = {}): Promise<boolean> {
   const { rows } = await db.query<{ empty: boolean }>(
     `SELECT NOT EXISTS (SELECT 1 FROM courses) AND NOT EXISTS (SELECT 1 FROM products)
         AND NOT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM users) AS empty`,
   );
   if (rows[0]?.empty !== true) return false;
   // The script checks again under a lock, so two processes starting together seed once.
-  await db.exec(seedScript);
+  const anchor = options.anchorDay
+    ? `timestamptz '${utcMidnight(options.anchorDay).toISOString()}'`
+    : `date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+  await db.exec(seedScript(anchor));
   return true;
+}
+
+/** The UTC midnight that starts `day`. */
+export function utcMidnight(day: Date): Date {
+  return new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()));
 }

@@ -4,12 +4,12 @@
  * the migrations, seed.ts and PGlite version in the tree, and, loaded the
  * way the shop loads it (events moved to today), every table holds exactly
  * the rows of a fresh PGlite migrated and seeded now, also when the snapshot
- * was seeded on an earlier day.
+ * was built on an earlier day, and on a day a month from now.
  */
 import { expect } from 'chai';
 import { createPgliteDb, type Db } from '../../../example-app/src/db';
 import { migrate } from '../../../example-app/src/migrations';
-import { seedIfEmpty } from '../../../example-app/src/seed';
+import { seedIfEmpty, seedSizes, utcMidnight } from '../../../example-app/src/seed';
 import { moveEventsToToday, readSnapshot, snapshotFingerprint } from '../../../example-app/src/seed-snapshot';
 
 const TABLES = ['courses', 'products', 'events', 'users', 'enrollments', 'purchases', 'bookings'];
@@ -50,14 +50,28 @@ describe('example app: the prebuilt seed snapshot', function () {
       const [want, got] = [await contents(fresh), await contents(loaded)];
       expect(got).to.deep.equal(want);
       expect((want.bookings as { n: number }).n).to.equal(10_000);
+    } finally {
+      await loaded.close();
+      await fresh.close();
+    }
+  });
 
-      // A snapshot seeded three days before today: its events and bookings are three days early, and moving them fixes it.
-      await loaded.exec(`UPDATE events SET event_date = event_date - interval '3 days';
-                         UPDATE bookings SET booked_at = booked_at - interval '3 days';`);
-      expect(await contents(loaded)).to.not.deep.equal(want);
-      const threeDaysEarlier = new Date(Date.parse(snapshot.manifest.seededDay) - 3 * 86_400_000).toISOString();
-      await moveEventsToToday(loaded, threeDaysEarlier);
-      expect(await contents(loaded)).to.deep.equal(want);
+  it('loaded a month from now, holds the rows of a seed made that day, with its upcoming events still upcoming', async () => {
+    const snapshot = readSnapshot();
+    if (!('load' in snapshot)) throw new Error(snapshot.reason);
+    const monthLater = new Date(Date.now() + 30 * 86_400_000);
+    const loaded = await createPgliteDb(undefined, snapshot.load());
+    const fresh = await createPgliteDb();
+    try {
+      await moveEventsToToday(loaded, snapshot.manifest.seededDay, monthLater);
+      await migrate(fresh);
+      expect(await seedIfEmpty(fresh, { anchorDay: monthLater })).to.equal(true);
+      expect(await contents(loaded)).to.deep.equal(await contents(fresh));
+      const { rows } = await loaded.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE event_date > $1', [
+        utcMidnight(monthLater).toISOString(),
+      ]);
+      // Events g = 100..200 fall on or after the anchor day (at 18:00): half of them and one more.
+      expect(rows[0]?.n, 'the events from the day it is loaded on').to.equal(seedSizes.events / 2 + 1);
     } finally {
       await loaded.close();
       await fresh.close();
