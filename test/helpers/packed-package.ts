@@ -127,12 +127,28 @@ export function packedPackage(): Promise<Packed> {
 }
 
 /**
- * A consumer project (its own temp dir) where `npm install <tarball> express
- * ioredis@<range> @types/express @types/node` ran, as a user's would: real
- * registry resolution (from npm's cache when it can), peers checked by npm.
- * One project per ioredis range per process. Resolves to its directory.
+ * The exact version of a package this repo's lockfile installed (an alias such
+ * as `ioredis5` names its own folder): what a consumer test installs, so the
+ * suite gives the same answer next month as today, whatever the registry
+ * publishes meanwhile.
  */
-export function consumerProject(ioredisRange: string): Promise<string> {
+export function pinnedVersion(folder: string): string {
+  const manifest = require(path.join(ROOT, 'node_modules', folder, 'package.json')) as { version: string };
+  return manifest.version;
+}
+
+/** The lockfile's ioredis of a major: 6 is `ioredis`, 5 the `ioredis5` alias. */
+const ioredisOfMajor = (major: '5' | '6'): string => pinnedVersion(major === '6' ? 'ioredis' : 'ioredis5');
+
+/**
+ * A consumer project (its own temp dir) where `npm install <tarball> express
+ * ioredis @types/express @types/node` ran, as a user's would, every package at
+ * the exact version of this repo's lockfile: real registry resolution (from
+ * npm's cache when it can), peers checked by npm. One project per ioredis
+ * major per process. Resolves to its directory.
+ */
+export function consumerProject(ioredisMajor: '5' | '6'): Promise<string> {
+  const ioredisRange = ioredisOfMajor(ioredisMajor);
   let project = consumers.get(ioredisRange);
   if (!project) {
     project = (async () => {
@@ -151,10 +167,11 @@ export function consumerProject(ioredisRange: string): Promise<string> {
           '--no-audit',
           '--no-fund',
           tarball,
-          'express@^5',
+          `express@${pinnedVersion('express')}`,
           `ioredis@${ioredisRange}`,
-          '@types/express@^5',
-          '@types/node@^20',
+          `@types/express@${pinnedVersion('@types/express')}`,
+          `@types/express-serve-static-core@${pinnedVersion('@types/express-serve-static-core')}`,
+          `@types/node@${pinnedVersion('@types/node')}`,
         ],
         dir,
         180_000,
